@@ -1,0 +1,3 @@
+"""formreader: read handwritten digits off scanned forms, photos and digit strips."""
+
+__version__ = "0.1.0"

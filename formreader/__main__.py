@@ -1,0 +1,3 @@
+from formreader.cli import main
+
+main()

@@ -1,0 +1,97 @@
+"""Classify normalised 28x28 digits with the exported model, run by LiteRT (no TensorFlow)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from formreader.exceptions import ModelError
+from formreader.normalize import CANVAS, NORMALIZATION_VERSION
+
+log = logging.getLogger(__name__)
+
+TFLITE_NAME = "digits.tflite"
+CARD_NAME = "model_card.json"
+
+
+def bundled_model_dir() -> Path:
+    """The folder of the model shipped inside the installed package."""
+    return Path(str(resources.files("formreader") / "models"))
+
+
+@contextlib.contextmanager
+def _quiet_stderr_fd():
+    """Silence C-level stderr (LiteRT prints an XNNPACK INFO line when allocating)."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class DigitClassifier:
+    """The digit model: ``predict`` maps ``(n, 28, 28)`` floats to ``(n, 10)`` probabilities.
+
+    Parameters
+    ----------
+    model_dir : path-like or None
+        A folder written by ``formreader train`` (holding ``digits.tflite``); ``None`` for the
+        bundled model.
+    threads : int
+        LiteRT threads per call.
+    """
+
+    def __init__(self, model_dir: str | os.PathLike | None = None, threads: int = 1):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.model_dir = Path(model_dir) if model_dir else bundled_model_dir()
+        path = self.model_dir / TFLITE_NAME
+        if not path.is_file():
+            raise ModelError(f"no model file {path}")
+        card_path = self.model_dir / CARD_NAME
+        self.card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+        version = self.card.get("normalization_version", NORMALIZATION_VERSION)
+        if version != NORMALIZATION_VERSION:
+            log.warning(
+                "model %s was trained with normalisation v%s, this formreader uses v%s",
+                path,
+                version,
+                NORMALIZATION_VERSION,
+            )
+        try:
+            self._interpreter = Interpreter(model_path=str(path), num_threads=threads)
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"cannot load {path}: {exc}") from exc
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+        self._batch = 0
+
+    def predict(self, digits: np.ndarray) -> np.ndarray:
+        """Class probabilities for a batch of normalised digits, shape ``(n, 10)``."""
+        digits = np.asarray(digits, dtype=np.float32)
+        if digits.ndim != 3 or digits.shape[1:] != (CANVAS, CANVAS):
+            raise ValueError(f"expected digits of shape (n, 28, 28), got {digits.shape}")
+        n = len(digits)
+        if n == 0:
+            return np.zeros((0, 10), dtype=np.float32)
+        if n != self._batch:
+            self._interpreter.resize_tensor_input(self._input, [n, CANVAS, CANVAS, 1])
+            with _quiet_stderr_fd():
+                self._interpreter.allocate_tensors()
+            self._batch = n
+        self._interpreter.set_tensor(self._input, digits[..., None])
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._output).copy()

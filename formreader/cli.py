@@ -1,0 +1,226 @@
+"""Command line: a thin click layer over the Python API. Heavy modules load inside commands."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from formreader.exceptions import FormreaderError
+
+log = logging.getLogger("formreader")
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _fail(exc: FormreaderError):
+    click.echo(f"formreader: error: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+@click.group(
+    epilog="""\b
+Examples:
+  formreader scan ./scans --out results.csv
+  formreader read digit.png strip.jpg
+  formreader train --mnist mnist.npz --out models/my-model
+  formreader eval --mnist mnist.npz"""
+)
+@click.version_option(package_name="formreader")
+@click.option("-v", "--verbose", is_flag=True, help="Log what each stage does.")
+def main(verbose: bool) -> None:
+    """Read handwritten digits off scanned forms, photos and digit strips."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="CSV file to write ('-' for stdout).",
+)
+@click.option(
+    "--model",
+    type=click.Path(exists=True, file_okay=False),
+    help="Model folder from `formreader train` (default: the bundled model).",
+)
+@click.option(
+    "--review-below",
+    type=click.FloatRange(0, 1),
+    default=0.8,
+    show_default=True,
+    help="Flag fields whose lowest digit confidence is below this as 'review'.",
+)
+@click.option(
+    "--debug-dir",
+    type=click.Path(file_okay=False),
+    help="Write an overlay PNG per page with the fields found and their text.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def scan(inputs, out, model, review_below, debug_dir, quiet):
+    """Find and read the handwritten fields of every page in INPUTS (files or folders).
+
+    \b
+    Writes one row per field:
+      file,page,field,text,confidence,digit_confidences,x,y,w,h,status,message
+    Exit code 0 when every file was read, 1 when some could not be, 2 for usage errors.
+    \b
+    Example:
+      formreader scan ./scans --out results.csv --debug-dir overlays/
+    """
+    from tqdm import tqdm
+
+    from formreader.classify import DigitClassifier
+    from formreader.io import find_inputs
+    from formreader.output import CsvWriter, atomic_text
+    from formreader.pipeline import scan as scan_inputs
+
+    try:
+        classifier = DigitClassifier(model)
+    except FormreaderError as exc:
+        _fail(exc)
+    files = find_inputs(list(inputs))
+    if not files:
+        raise click.UsageError("no image files found in the given inputs")
+    failed = fields = 0
+    progress = tqdm(total=len(files), unit="file", disable=quiet or not sys.stderr.isatty())
+    with atomic_text(out) as stream:
+        writer = CsvWriter(stream)
+        for records in scan_inputs(files, classifier, review_below, debug_dir=debug_dir):
+            writer.write(records)
+            errors = [r for r in records if r.status == "error"]
+            for record in errors:
+                click.echo(f"formreader: error: {record.message}", err=True)
+            failed += bool(errors)
+            fields += sum(r.status != "error" for r in records)
+            progress.update(1)
+    progress.close()
+    if not quiet:
+        click.echo(
+            f"{len(files)} file(s), {fields} field(s) read, {failed} file(s) failed", err=True
+        )
+    sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)
+
+
+@main.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--model",
+    type=click.Path(exists=True, file_okay=False),
+    help="Model folder from `formreader train` (default: the bundled model).",
+)
+def read(images, model):
+    """Read one digit or one digit string from each of IMAGES; CSV on stdout.
+
+    \b
+    Prints file,text,confidence (confidence = the lowest digit probability).
+    Example:
+      formreader read digit.png amount.jpg
+    """
+    import csv
+
+    from formreader.classify import DigitClassifier
+    from formreader.io import load_pages
+    from formreader.pipeline import read_image
+
+    try:
+        classifier = DigitClassifier(model)
+    except FormreaderError as exc:
+        _fail(exc)
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(["file", "text", "confidence"])
+    failed = False
+    for name in images:
+        try:
+            reading = read_image(load_pages(name)[0], classifier)
+        except FormreaderError as exc:
+            click.echo(f"formreader: error: {exc}", err=True)
+            writer.writerow([name, "", ""])
+            failed = True
+            continue
+        writer.writerow([name, reading.text, f"{reading.confidence:.4f}"])
+    sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)
+
+
+@main.command()
+@click.option(
+    "--mnist",
+    type=click.Path(exists=True, dir_okay=False),
+    envvar="FORMREADER_MNIST",
+    help="Local mnist.npz (Keras layout); default $FORMREADER_MNIST, else download.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the model, history.csv, curves.png and model_card.json.",
+)
+@click.option("--epochs", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--arch", type=click.Choice(["cnn", "mlp"]), default="cnn", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--limit", type=click.IntRange(100), help="Use only the first N training images.")
+def train(mnist, out_dir, epochs, arch, seed, limit):
+    """Train a digit model on MNIST and export it for `scan` and `read`.
+
+    \b
+    Example:
+      formreader train --mnist mnist.npz --out models/cnn --epochs 20
+      formreader scan pages/ --out results.csv --model models/cnn
+    """
+    from formreader.train import train as run_training
+
+    try:
+        result = run_training(
+            out_dir,
+            mnist,
+            arch=arch,
+            epochs=epochs,
+            seed=seed,
+            limit=limit,
+            echo=lambda line: click.echo(line, err=True),
+        )
+    except FormreaderError as exc:
+        _fail(exc)
+    click.echo(f"validation accuracy={result.val_accuracy:.4f}")
+    click.echo(f"test accuracy={result.test_accuracy:.4f}")
+    click.echo(f"wrote {result.out_dir}")
+
+
+@main.command(name="eval")
+@click.option(
+    "--mnist",
+    type=click.Path(exists=True, dir_okay=False),
+    envvar="FORMREADER_MNIST",
+    required=True,
+    help="Local mnist.npz (Keras layout); default $FORMREADER_MNIST.",
+)
+@click.option(
+    "--model",
+    type=click.Path(exists=True, file_okay=False),
+    help="Model folder from `formreader train` (default: the bundled model).",
+)
+@click.option("--plot", type=click.Path(dir_okay=False), help="Save the confusion matrix as PNG.")
+def evaluate_command(mnist, model, plot):
+    """Evaluate a model on the MNIST test set; the last line is `accuracy=<float>`.
+
+    \b
+    Example:
+      formreader eval --mnist mnist.npz --plot confusion.png
+    """
+    from formreader.evaluate import evaluate, plot_confusion
+
+    try:
+        evaluation = evaluate(mnist, model)
+    except FormreaderError as exc:
+        _fail(exc)
+    if plot:
+        plot_confusion(evaluation, plot)
+    click.echo(evaluation.report())

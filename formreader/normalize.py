@@ -1,0 +1,143 @@
+"""The one normalisation of a digit image to MNIST style.
+
+Training on user images and every inference path call :func:`normalize_digit`; there is no
+other copy. The recipe is MNIST's own: ink bright on black, tight crop, longer side scaled to
+20 px keeping the aspect ratio, pasted into 28x28 so that the centre of mass is in the middle.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from formreader.exceptions import BlankImageError
+
+#: Bumped whenever the output of :func:`normalize_digit` changes; stored in model cards.
+NORMALIZATION_VERSION = 1
+CANVAS = 28
+DIGIT_BOX = 20
+#: Ink level (after stretching to [0, 1]) that counts as a stroke when cropping.
+INK_THRESHOLD = 0.3
+#: Ink blobs smaller than this fraction of the largest blob are dropped as specks.
+SPECK_FRACTION = 0.02
+
+
+def to_gray_float(image: np.ndarray) -> np.ndarray:
+    """Return a 2-D float32 image in [0, 1] from a gray, BGR, BGRA, bool or float array."""
+    image = np.asarray(image)
+    if image.size == 0:
+        raise BlankImageError("the image is empty (0 pixels)")
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        if image.shape[2] == 4:
+            image = image[:, :, :3]
+        image = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGR2GRAY)
+    elif image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim != 2:
+        raise ValueError(f"expected a 2-D gray or 3-D colour image, got shape {image.shape}")
+    if image.dtype == np.bool_:
+        return image.astype(np.float32)
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) / 255.0
+    if image.dtype == np.uint16:
+        return image.astype(np.float32) / 65535.0
+    if np.issubdtype(image.dtype, np.floating):
+        return np.clip(image.astype(np.float32), 0.0, 1.0)
+    raise TypeError(f"unsupported image dtype {image.dtype}")
+
+
+def ink_map(image: np.ndarray, ink_is_dark: bool | None = None) -> np.ndarray:
+    """Return ink strength in [0, 1] (bright ink on black) from any gray or colour image.
+
+    Parameters
+    ----------
+    image : ndarray
+        Gray or colour image, any supported dtype.
+    ink_is_dark : bool or None
+        ``True`` for dark ink on light paper, ``False`` for light ink on a dark background,
+        ``None`` to decide from the image: the paper is the median of the image's border, and
+        the ink is whichever extreme (darkest or brightest pixel) lies further from it.
+    """
+    gray = to_gray_float(image)
+    frame = np.concatenate(
+        [gray[:2].ravel(), gray[-2:].ravel(), gray[:, :2].ravel(), gray[:, -2:].ravel()]
+    )
+    paper = float(np.median(frame))
+    if ink_is_dark is None:
+        ink_is_dark = paper - float(gray.min()) >= float(gray.max()) - paper
+    ink = 1.0 - gray if ink_is_dark else gray
+    background = 1.0 - paper if ink_is_dark else paper
+    peak = float(ink.max())
+    if peak - background < 0.1:
+        raise BlankImageError("no ink found: the image is blank or has no contrast")
+    return np.clip((ink - background) / (peak - background), 0.0, 1.0)
+
+
+def _drop_specks(ink: np.ndarray) -> np.ndarray:
+    """Zero ink blobs that are tiny next to the largest one; return the stroke mask."""
+    mask = (ink >= INK_THRESHOLD).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 2:
+        return mask.astype(bool)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = np.zeros(count, dtype=bool)
+    keep[1:] = areas >= max(2, SPECK_FRACTION * areas.max())
+    return keep[labels]
+
+
+def normalize_digit(image: np.ndarray, ink_is_dark: bool | None = None) -> np.ndarray:
+    """Normalise one digit image to a 28x28 MNIST-style float32 array in [0, 1].
+
+    Parameters
+    ----------
+    image : ndarray
+        The digit, gray or colour, uint8/uint16/float/bool, any size.
+    ink_is_dark : bool or None
+        Polarity; ``None`` decides it from the image (see :func:`ink_map`).
+
+    Returns
+    -------
+    ndarray of shape (28, 28), float32
+        Ink bright on black, longer side 20 px, centre of mass at the centre.
+
+    Raises
+    ------
+    BlankImageError
+        When the image holds no ink.
+    """
+    ink = ink_map(image, ink_is_dark)
+    strokes = _drop_specks(ink)
+    rows = np.flatnonzero(strokes.any(axis=1))
+    cols = np.flatnonzero(strokes.any(axis=0))
+    if rows.size == 0:
+        raise BlankImageError("no ink found: the image is blank or has no contrast")
+    # Keep the soft edges of the strokes, drop everything else (specks, paper texture).
+    keep = cv2.dilate(strokes.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    ink = np.where(keep, ink, 0.0).astype(np.float32)
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+    height, width = crop.shape
+    scale = DIGIT_BOX / max(height, width)
+    new_w = min(DIGIT_BOX, max(1, int(round(width * scale))))
+    new_h = min(DIGIT_BOX, max(1, int(round(height * scale))))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    glyph = cv2.resize(crop, (new_w, new_h), interpolation=interpolation)
+    glyph = np.clip(glyph / max(float(glyph.max()), 1e-6), 0.0, 1.0)
+
+    total = float(glyph.sum())
+    cy = float((glyph.sum(axis=1) * np.arange(new_h)).sum() / total)
+    cx = float((glyph.sum(axis=0) * np.arange(new_w)).sum() / total)
+    centre = (CANVAS - 1) / 2
+    top = int(np.clip(np.floor(centre - cy + 0.5), 0, CANVAS - new_h))
+    left = int(np.clip(np.floor(centre - cx + 0.5), 0, CANVAS - new_w))
+    out = np.zeros((CANVAS, CANVAS), dtype=np.float32)
+    out[top : top + new_h, left : left + new_w] = glyph
+    return out
+
+
+def normalize_batch(images, ink_is_dark: bool | None = None) -> np.ndarray:
+    """Normalise a sequence of digit images into an ``(n, 28, 28)`` float32 array."""
+    out = np.zeros((len(images), CANVAS, CANVAS), dtype=np.float32)
+    for i, image in enumerate(images):
+        out[i] = normalize_digit(image, ink_is_dark)
+    return out

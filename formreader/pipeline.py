@@ -1,0 +1,238 @@
+"""The page pipeline: clean, segment, normalise, classify in one batch, choose the best cuts."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from formreader import preprocess, segment
+from formreader.exceptions import BlankImageError, FormreaderError
+from formreader.io import load_pages
+from formreader.normalize import normalize_digit
+from formreader.overlay import save_overlay
+
+log = logging.getLogger(__name__)
+
+#: Fields whose lowest digit probability is below this are flagged ``review``.
+REVIEW_BELOW = 0.8
+#: Score of a segment narrower/wider than a digit or much shorter than the field (log units).
+FRAGMENT_PENALTY = 4.0
+WIDE_PENALTY = 6.0
+#: Cost of leaving a piece of ink unread, per digit-sized amount of ink.
+SKIP_COST = 6.0
+
+
+@dataclass
+class FieldReading:
+    """One field read off a page; ``box`` is ``(x, y, w, h)`` in the input image's pixels."""
+
+    text: str
+    digit_confidences: list[float]
+    box: tuple[int, int, int, int]
+
+    @property
+    def confidence(self) -> float:
+        return min(self.digit_confidences) if self.digit_confidences else 0.0
+
+
+@dataclass
+class Record:
+    """One output row."""
+
+    file: str
+    page: int
+    field: int
+    text: str = ""
+    confidence: float | None = None
+    digit_confidences: list[float] = field(default_factory=list)
+    box: tuple[int, int, int, int] | None = None
+    status: str = "ok"
+    message: str = ""
+
+
+def _segment_score(fld: segment.Field, start: int, end: int, probability: float) -> float:
+    atoms = fld.atoms[start:end]
+    width = max(a.x1 for a in atoms) - min(a.x0 for a in atoms)
+    height = max(a.y1 for a in atoms) - min(a.y0 for a in atoms)
+    score = math.log(max(probability, 1e-6))
+    if height < 0.5 * fld.height:
+        score -= FRAGMENT_PENALTY
+    if width > 1.0 * fld.height:
+        score -= WIDE_PENALTY * (width / fld.height - 1.0) / 0.25
+    return score
+
+
+def best_reading(fld: segment.Field, probs: dict[tuple[int, int], np.ndarray]):
+    """Dynamic programme over the field's atoms: which runs are digits, which ink is noise.
+
+    Returns the chosen ``(start, end)`` segments in order.
+    """
+    n = len(fld.atoms)
+    digit_area = 0.12 * fld.height**2
+    best = [-math.inf] * (n + 1)
+    back: list[tuple[int, bool]] = [(0, False)] * (n + 1)
+    best[0] = 0.0
+    for end in range(1, n + 1):
+        atom = fld.atoms[end - 1]
+        skip = best[end - 1] - SKIP_COST * atom.area / digit_area
+        best[end], back[end] = skip, (end - 1, False)
+        for start in range(end):
+            p = probs.get((start, end))
+            if p is None or best[start] == -math.inf:
+                continue
+            score = best[start] + _segment_score(fld, start, end, float(p.max()))
+            if score > best[end]:
+                best[end], back[end] = score, (start, True)
+    chosen = []
+    end = n
+    while end > 0:
+        start, is_digit = back[end]
+        if is_digit:
+            chosen.append((start, end))
+        end = start
+    return chosen[::-1]
+
+
+def _to_original(box, matrix: np.ndarray, shape) -> tuple[int, int, int, int]:
+    x, y, w, h = box
+    corners = np.array([[x, y], [x + w, y], [x, y + h], [x + w, y + h]], dtype=np.float64)
+    mapped = corners @ matrix[:, :2].T + matrix[:, 2]
+    x0, y0 = np.floor(mapped.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(mapped.max(axis=0)).astype(int)
+    x0, y0 = max(0, x0), max(0, y0)
+    x1, y1 = min(shape[1], x1), min(shape[0], y1)
+    return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+
+
+def read_page(image: np.ndarray, classifier) -> list[FieldReading]:
+    """Read every handwritten field of one page, in reading order.
+
+    Parameters
+    ----------
+    image : ndarray
+        uint8 gray or BGR page.
+    classifier : DigitClassifier
+        Called once for all digit candidates of the page.
+    """
+    if image.ndim not in (2, 3) or image.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 gray or BGR image, got {image.dtype} {image.shape}")
+    page = preprocess.clean_page(image)
+    labels_img, boxes = segment.find_components(page.strokes)
+    members = segment.candidate_components(boxes, page.strokes.shape)
+    fields = [
+        segment.field_atoms(labels_img, boxes, group)
+        for group in segment.group_fields(boxes, members)
+    ]
+    crops, keys = [], []
+    for index, fld in enumerate(fields):
+        for start, end in segment.field_segments(fld):
+            crop, _ = segment.segment_crop(page.ink, labels_img, fld.atoms[start:end])
+            try:
+                crops.append(normalize_digit(crop, ink_is_dark=False))
+            except BlankImageError:
+                continue
+            keys.append((index, start, end))
+    if not crops:
+        return []
+    probabilities = classifier.predict(np.stack(crops))
+    per_field: list[dict] = [{} for _ in fields]
+    for (index, start, end), p in zip(keys, probabilities, strict=True):
+        per_field[index][(start, end)] = p
+    readings = []
+    for fld, probs in zip(fields, per_field, strict=True):
+        chosen = best_reading(fld, probs)
+        if not chosen:
+            continue
+        digits = [probs[s] for s in chosen]
+        atoms = [a for s, e in chosen for a in fld.atoms[s:e]]
+        box = segment.Field(atoms=atoms, height=fld.height).box
+        readings.append(
+            FieldReading(
+                text="".join(str(int(p.argmax())) for p in digits),
+                digit_confidences=[round(float(p.max()), 4) for p in digits],
+                box=_to_original(box, page.to_original, image.shape),
+            )
+        )
+    return readings
+
+
+def read_image(image: np.ndarray, classifier) -> FieldReading:
+    """Read one digit or one digit string: all fields of the image joined in reading order."""
+    readings = read_page(image, classifier)
+    if not readings:
+        raise BlankImageError("no handwritten digits found")
+    xs = [r.box[0] for r in readings] + [r.box[0] + r.box[2] for r in readings]
+    ys = [r.box[1] for r in readings] + [r.box[1] + r.box[3] for r in readings]
+    return FieldReading(
+        text="".join(r.text for r in readings),
+        digit_confidences=[c for r in readings for c in r.digit_confidences],
+        box=(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)),
+    )
+
+
+def _overlay_path(debug_dir, name: str, page: int) -> Path:
+    stem = name.replace("\\", "/").strip("/").replace("/", "__")
+    return Path(debug_dir) / f"{stem}.page{page}.png"
+
+
+def scan_file(
+    path: Path, name: str, classifier, review_below: float = REVIEW_BELOW, debug_dir=None
+) -> list[Record]:
+    """All records of one file; a file that cannot be read gives one ``error`` record.
+
+    With ``debug_dir``, an overlay PNG per page shows the fields found.
+    """
+    try:
+        pages = load_pages(path)
+    except FormreaderError as exc:
+        return [Record(file=name, page=1, field=0, status="error", message=str(exc))]
+    records = []
+    for number, image in enumerate(pages, start=1):
+        try:
+            readings = read_page(image, classifier)
+        except (FormreaderError, ValueError, cv2.error) as exc:
+            records.append(
+                Record(
+                    file=name,
+                    page=number,
+                    field=0,
+                    status="error",
+                    message=f"{name}: page {number}: {exc}",
+                )
+            )
+            continue
+        if debug_dir:
+            save_overlay(_overlay_path(debug_dir, name, number), image, readings, review_below)
+        for index, reading in enumerate(readings, start=1):
+            low = reading.confidence < review_below
+            records.append(
+                Record(
+                    file=name,
+                    page=number,
+                    field=index,
+                    text=reading.text,
+                    confidence=reading.confidence,
+                    digit_confidences=reading.digit_confidences,
+                    box=reading.box,
+                    status="review" if low else "ok",
+                    message=f"lowest digit confidence below {review_below}" if low else "",
+                )
+            )
+    return records
+
+
+def scan(
+    inputs: Iterable[tuple[Path, str]],
+    classifier,
+    review_below: float = REVIEW_BELOW,
+    debug_dir=None,
+) -> Iterator[list[Record]]:
+    """Yield the records of each input file in order (see :func:`scan_file`)."""
+    for path, name in inputs:
+        yield scan_file(path, name, classifier, review_below, debug_dir)

@@ -1,0 +1,138 @@
+"""Page clean-up before segmentation: gray, flat light, ink mask, deskew, no ruled lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+#: Long side of the thumbnail on which the paper's brightness is estimated.
+BACKGROUND_THUMBNAIL = 256
+#: Darkness (of the flattened page, paper = 255) below which a pixel is ink, clipped Otsu.
+MIN_INK_THRESHOLD, MAX_INK_THRESHOLD = 110, 205
+#: Skew angles beyond this are not corrected (the page is then probably not a form).
+MAX_SKEW_DEGREES = 8.0
+
+
+@dataclass
+class CleanPage:
+    """A page ready for segmentation, in deskewed coordinates.
+
+    ``ink`` is ink strength 0..255 (ink bright), ``strokes`` the binary ink without ruled lines,
+    ``to_original`` the 2x3 affine matrix mapping these coordinates back to the input image.
+    """
+
+    ink: np.ndarray
+    strokes: np.ndarray
+    lines: np.ndarray
+    to_original: np.ndarray
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """uint8 gray from gray or BGR; taking the red channel where darker keeps blue ink dark."""
+    if image.ndim == 2:
+        return image
+    luma = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    return np.minimum(luma, image[:, :, 2])
+
+
+def flatten_illumination(gray: np.ndarray) -> np.ndarray:
+    """Divide by the estimated paper brightness so paper is ~255 everywhere, ink keeps contrast.
+
+    Light ink on a dark background is inverted first, so the result is always dark ink on light.
+    """
+    if float(np.median(gray)) < 100:
+        gray = 255 - gray
+    height, width = gray.shape
+    scale = min(1.0, BACKGROUND_THUMBNAIL / max(height, width))
+    small = cv2.resize(
+        gray,
+        (max(1, round(width * scale)), max(1, round(height * scale))),
+        interpolation=cv2.INTER_AREA,
+    )
+    # A max filter wider than any pen stroke leaves only paper; smoothing removes its blockiness.
+    paper = cv2.dilate(small, np.ones((7, 7), np.uint8))
+    paper = cv2.GaussianBlur(paper, (0, 0), 3)
+    paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
+    flat = gray.astype(np.float32) * (255.0 / np.maximum(paper.astype(np.float32), 1.0))
+    return np.clip(flat, 0, 255).astype(np.uint8)
+
+
+def binarize(flat: np.ndarray) -> np.ndarray:
+    """Ink mask (uint8 0/255) of a flattened page by Otsu's threshold, clipped to sane bounds."""
+    otsu, _ = cv2.threshold(flat, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    threshold = float(np.clip(otsu, MIN_INK_THRESHOLD, MAX_INK_THRESHOLD))
+    return np.where(flat < threshold, 255, 0).astype(np.uint8)
+
+
+def estimate_skew(binary: np.ndarray) -> float:
+    """Skew in degrees from long near-horizontal rules (0 when the page has none)."""
+    width = binary.shape[1]
+    segments = cv2.HoughLinesP(
+        binary,
+        1,
+        np.pi / 720,
+        threshold=max(50, width // 8),
+        minLineLength=max(60, width // 6),
+        maxLineGap=5,
+    )
+    if segments is None:
+        return 0.0
+    x1, y1, x2, y2 = segments[:, 0, :].T.astype(np.float64)
+    angles = np.degrees(np.arctan2(y2 - y1, x2 - x1))
+    lengths = np.hypot(x2 - x1, y2 - y1)
+    near = np.abs(angles) < MAX_SKEW_DEGREES
+    if not near.any():
+        return 0.0
+    order = np.argsort(angles[near])
+    cumulative = np.cumsum(lengths[near][order])
+    return float(angles[near][order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def find_lines(binary: np.ndarray) -> np.ndarray:
+    """Mask of ruled lines: long horizontal runs, and vertical runs that stand on or hang from them
+    (box walls, comb teeth). Free-standing vertical strokes such as a ``1`` are kept."""
+    height, width = binary.shape
+    long_run = max(40, width // 25)
+    horizontal = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, long_run), np.uint8))
+    if not horizontal.any():
+        return horizontal
+    short_run = max(12, height // 100)
+    vertical = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((short_run, 1), np.uint8))
+    touch = cv2.dilate(horizontal, np.ones((5, 5), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(vertical, connectivity=8)
+    touching = np.unique(labels[(touch > 0) & (labels > 0)])
+    thin = stats[touching, cv2.CC_STAT_WIDTH] <= max(4, short_run // 2)
+    walls = np.isin(labels, touching[thin])
+    return np.where(walls | (horizontal > 0), 255, 0).astype(np.uint8)
+
+
+def remove_lines(binary: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """Erase ``lines`` from ``binary`` but keep the pixels where a stroke crosses a line."""
+    without = cv2.subtract(binary, lines)
+    # A stroke crossing a horizontal rule has ink right above and below it: bridge those gaps.
+    bridged_v = cv2.morphologyEx(without, cv2.MORPH_CLOSE, np.ones((9, 1), np.uint8))
+    bridged_h = cv2.morphologyEx(without, cv2.MORPH_CLOSE, np.ones((1, 9), np.uint8))
+    restored = cv2.bitwise_and(cv2.bitwise_or(bridged_v, bridged_h), lines)
+    return cv2.bitwise_or(without, restored)
+
+
+def clean_page(image: np.ndarray) -> CleanPage:
+    """Run the clean-up stages on one page (gray or BGR uint8)."""
+    flat = flatten_illumination(to_gray(image))
+    binary = binarize(flat)
+    angle = estimate_skew(binary)
+    height, width = flat.shape
+    to_original = np.array([[1, 0, 0], [0, 1, 0]], dtype=np.float64)
+    if abs(angle) > 0.2:
+        rotation = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
+        flat = cv2.warpAffine(
+            flat, rotation, (width, height), flags=cv2.INTER_LINEAR, borderValue=255
+        )
+        binary = binarize(flat)
+        to_original = cv2.invertAffineTransform(rotation)
+    lines = find_lines(binary)
+    strokes = remove_lines(binary, lines)
+    ink = np.where(strokes > 0, 255 - flat, 0).astype(np.uint8)
+    return CleanPage(ink=ink, strokes=strokes, lines=lines, to_original=to_original)

@@ -1,0 +1,204 @@
+"""Find digit candidates on a clean page: components, fields in reading order, cut hypotheses.
+
+A field is a row of ink components. Each component wider than a digit is cut at columns where
+little ink crosses (over-segmentation); the pieces are *atoms*. A *segment* is a run of
+consecutive atoms that might be one digit: merging covers broken digits (a 5's cap), cutting
+covers touching ones. The pipeline classifies every segment and keeps the best sequence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+#: Components smaller than this many pixels are specks.
+MIN_AREA = 12
+#: Components less tall than this share of the page's digit height are not handwritten digits.
+MIN_RELATIVE_HEIGHT = 0.45
+#: A gap wider than this many digit heights starts a new field.
+FIELD_GAP = 1.3
+#: A segment wider than this many digit heights is not one digit.
+MAX_SEGMENT_WIDTH = 1.25
+#: Components wider than this many digit heights are cut into atoms.
+CUT_ABOVE_WIDTH = 0.75
+#: Candidate cuts are at least this many digit heights apart.
+MIN_CUT_SPACING = 0.22
+
+
+@dataclass
+class Atom:
+    """Part of one component between two cut columns (page coordinates, end exclusive)."""
+
+    component: int
+    x0: int
+    x1: int
+    y0: int
+    y1: int
+    area: int
+
+
+@dataclass
+class Field:
+    """A row of atoms (sorted left to right) that should read as one number."""
+
+    atoms: list[Atom]
+    height: float
+    segments: list[tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        x0 = min(a.x0 for a in self.atoms)
+        y0 = min(a.y0 for a in self.atoms)
+        x1 = max(a.x1 for a in self.atoms)
+        y1 = max(a.y1 for a in self.atoms)
+        return x0, y0, x1 - x0, y1 - y0
+
+
+def find_components(strokes: np.ndarray):
+    """Label the ink; return ``(labels, boxes)`` with boxes ``(x, y, w, h, area)`` per label."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(strokes, connectivity=8)
+    return labels, stats[:, :5].astype(np.int64)
+
+
+def digit_height(boxes: np.ndarray) -> float:
+    """The page's handwritten digit height: a high quantile of plausible component heights."""
+    heights = boxes[:, 3][boxes[:, 4] >= MIN_AREA]
+    if heights.size == 0:
+        return 0.0
+    return float(np.percentile(heights, 80))
+
+
+def candidate_components(boxes: np.ndarray, page_shape: tuple[int, int]) -> list[int]:
+    """Labels of components that may be (parts of) handwritten digits."""
+    height = digit_height(boxes[1:])
+    keep = []
+    for label in range(1, len(boxes)):
+        x, y, w, h, area = boxes[label]
+        if area < MIN_AREA or h > page_shape[0] * 0.5:
+            continue
+        if h < MIN_RELATIVE_HEIGHT * height and w < MIN_RELATIVE_HEIGHT * height:
+            continue
+        if w > 8 * h or h > 12 * max(w, 1) * 2:
+            continue  # rule fragments
+        keep.append(label)
+    return keep
+
+
+def _rows(items: list[tuple[int, int, int, int]]) -> list[list[int]]:
+    """Group boxes ``(x, y, w, h)`` into rows by vertical overlap, rows top to bottom."""
+    order = sorted(range(len(items)), key=lambda i: items[i][1] + items[i][3] / 2)
+    rows: list[list[int]] = []
+    spans: list[list[float]] = []
+    for i in order:
+        x, y, w, h = items[i]
+        for row, span in zip(rows, spans, strict=True):
+            overlap = min(span[1], y + h) - max(span[0], y)
+            if overlap > 0.4 * min(h, span[1] - span[0]):
+                row.append(i)
+                span[0], span[1] = min(span[0], y), max(span[1], y + h)
+                break
+        else:
+            rows.append([i])
+            spans.append([y, y + h])
+    order_rows = sorted(range(len(rows)), key=lambda r: spans[r][0])
+    return [rows[r] for r in order_rows]
+
+
+def group_fields(boxes: np.ndarray, labels: list[int]) -> list[list[int]]:
+    """Split the candidate components into fields (lists of labels), in reading order."""
+    items = [tuple(int(v) for v in boxes[label][:4]) for label in labels]
+    fields: list[list[int]] = []
+    for row in _rows(items):
+        row.sort(key=lambda i: items[i][0])
+        row_height = float(np.median([items[i][3] for i in row]))
+        current = [row[0]]
+        right = items[row[0]][0] + items[row[0]][2]
+        for i in row[1:]:
+            x, _, w, _ = items[i]
+            if x - right > FIELD_GAP * row_height:
+                fields.append(current)
+                current = []
+            current.append(i)
+            right = max(right, x + w)
+        fields.append(current)
+    return [[labels[i] for i in f] for f in fields]
+
+
+def cut_columns(mask: np.ndarray, height: float) -> list[int]:
+    """Columns (relative to ``mask``) where a wide component may be cut between two digits."""
+    width = mask.shape[1]
+    profile = mask.sum(axis=0).astype(np.float64)
+    smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
+    spacing = max(2, int(MIN_CUT_SPACING * height))
+    candidates = [
+        c
+        for c in range(spacing, width - spacing)
+        if smooth[c] <= smooth[c - 1] and smooth[c] <= smooth[c + 1]
+    ]
+    candidates.sort(key=lambda c: smooth[c])
+    chosen: list[int] = []
+    for c in candidates:
+        if all(abs(c - d) >= spacing for d in chosen):
+            chosen.append(c)
+    return sorted(chosen)
+
+
+def field_atoms(labels_img: np.ndarray, boxes: np.ndarray, members: list[int]) -> Field:
+    """Cut the field's wide components into atoms; atoms sorted by their left edge."""
+    height = float(max(boxes[m][3] for m in members))
+    tall = [boxes[m][3] for m in members if boxes[m][3] >= 0.5 * height]
+    height = float(np.median(tall))
+    atoms: list[Atom] = []
+    for label in members:
+        x, y, w, h, area = (int(v) for v in boxes[label])
+        if w <= CUT_ABOVE_WIDTH * height:
+            atoms.append(Atom(label, x, x + w, y, y + h, area))
+            continue
+        mask = labels_img[y : y + h, x : x + w] == label
+        edges = [0, *cut_columns(mask, height), w]
+        for a, b in zip(edges[:-1], edges[1:], strict=False):
+            part = mask[:, a:b]
+            rows = np.flatnonzero(part.any(axis=1))
+            if rows.size:
+                atoms.append(
+                    Atom(
+                        label,
+                        x + a,
+                        x + b,
+                        y + int(rows[0]),
+                        y + int(rows[-1]) + 1,
+                        int(part.sum()),
+                    )
+                )
+    atoms.sort(key=lambda a: (a.x0 + a.x1) / 2)
+    return Field(atoms=atoms, height=height)
+
+
+def field_segments(fld: Field) -> list[tuple[int, int]]:
+    """Runs of consecutive atoms ``(start, end)`` narrow enough to be one digit."""
+    segments = []
+    for start in range(len(fld.atoms)):
+        left = fld.atoms[start].x0
+        for end in range(start + 1, len(fld.atoms) + 1):
+            right = max(a.x1 for a in fld.atoms[start:end])
+            if end > start + 1 and right - left > MAX_SEGMENT_WIDTH * fld.height:
+                break
+            segments.append((start, end))
+    return segments
+
+
+def segment_crop(ink: np.ndarray, labels_img: np.ndarray, atoms: list[Atom], margin: int = 2):
+    """The ink of a run of atoms alone (other ink blanked), with its box ``(x, y, w, h)``."""
+    x0 = min(a.x0 for a in atoms)
+    y0 = min(a.y0 for a in atoms)
+    x1 = max(a.x1 for a in atoms)
+    y1 = max(a.y1 for a in atoms)
+    region = labels_img[y0:y1, x0:x1]
+    keep = np.zeros(region.shape, dtype=bool)
+    for a in atoms:
+        keep[:, a.x0 - x0 : a.x1 - x0] |= region[:, a.x0 - x0 : a.x1 - x0] == a.component
+    crop = np.where(keep, ink[y0:y1, x0:x1], 0).astype(np.uint8)
+    crop = cv2.copyMakeBorder(crop, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=0)
+    return crop, (x0, y0, x1 - x0, y1 - y0)

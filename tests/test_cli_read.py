@@ -1,0 +1,82 @@
+"""End to end: the real `formreader read` with the bundled model on images of MNIST test digits."""
+
+import csv
+import io
+
+import cv2
+import numpy as np
+from click.testing import CliRunner
+from conftest import ink_on_paper, write_image
+
+from formreader.cli import main
+
+
+def first_of_each_class(images, labels, skip=0):
+    return [np.flatnonzero(labels == d)[skip] for d in range(10)]
+
+
+def run_read(*args):
+    result = CliRunner().invoke(main, ["read", *map(str, args)])
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    return result, rows
+
+
+def test_single_digits_on_paper_under_non_ascii_names(tmp_path, mnist_test):
+    images, labels = mnist_test
+    paths, truth = [], []
+    for n, i in enumerate(first_of_each_class(images, labels)):
+        height = 60 + 6 * n  # 60-114 px tall digits on a larger white page
+        page = ink_on_paper([images[i]], height=height, margin=80)
+        paths.append(write_image(tmp_path / f"zählerstand_数字_{n}.png", page))
+        truth.append(str(labels[i]))
+    result, rows = run_read(*paths)
+    assert result.exit_code == 0, result.output
+    assert [r["file"] for r in rows] == [str(p) for p in paths]
+    assert [r["text"] for r in rows] == truth
+    assert all(0.5 < float(r["confidence"]) <= 1.0 for r in rows)
+
+
+def test_five_digit_string(tmp_path, mnist_test):
+    images, labels = mnist_test
+    picks = [3, 2, 1, 18, 4]
+    page = ink_on_paper([images[i] for i in picks], height=80, gap=20)
+    path = write_image(tmp_path / "betrag €.jpg", page)
+    result, rows = run_read(path)
+    assert result.exit_code == 0, result.output
+    assert rows[0]["text"] == "".join(str(labels[i]) for i in picks)
+
+
+def test_mnist_like_white_on_black_image(tmp_path, mnist_test):
+    images, labels = mnist_test
+    path = write_image(tmp_path / "mnist.png", images[0])
+    big = write_image(tmp_path / "mnist_big.png", cv2.resize(images[0], (112, 112)))
+    result, rows = run_read(path, big)
+    assert result.exit_code == 0, result.output
+    assert [r["text"] for r in rows] == [str(labels[0])] * 2
+
+
+def test_unreadable_file_gives_error_row_and_exit_1(tmp_path, mnist_test):
+    images, labels = mnist_test
+    good = write_image(tmp_path / "good.png", ink_on_paper([images[0]]))
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"this is not an image")
+    blank = write_image(tmp_path / "blank.png", np.full((100, 100), 255, np.uint8))
+    result, rows = run_read(bad, good, blank, tmp_path / "missing.png")
+    assert result.exit_code == 1
+    assert [r["text"] for r in rows] == ["", str(labels[0]), "", ""]
+    assert "broken.png: not a readable image" in result.stderr
+    assert "no handwritten digits" in result.stderr
+    assert "missing.png: no such file" in result.stderr
+
+
+def test_usage_error_exits_2():
+    assert CliRunner().invoke(main, ["read"]).exit_code == 2
+    assert CliRunner().invoke(main, ["read", "--no-such-option", "x.png"]).exit_code == 2
+
+
+def test_help_lists_commands_with_examples():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for command in ("scan", "read", "train", "eval"):
+        assert command in result.output
+    assert "formreader scan ./scans --out results.csv" in result.output
