@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 TFLITE_NAME = "digits.tflite"
 CARD_NAME = "model_card.json"
+GATE_NAME = "gate.tflite"
 
 
 def bundled_model_dir() -> Path:
@@ -42,35 +43,14 @@ def _quiet_stderr_fd():
         os.close(saved)
 
 
-class DigitClassifier:
-    """The digit model: ``predict`` maps ``(n, 28, 28)`` floats to ``(n, 10)`` probabilities.
+class LiteModel:
+    """One exported ``.tflite`` model with a dynamic batch dimension, run by LiteRT."""
 
-    Parameters
-    ----------
-    model_dir : path-like or None
-        A folder written by ``formreader train`` (holding ``digits.tflite``); ``None`` for the
-        bundled model.
-    threads : int
-        LiteRT threads per call.
-    """
-
-    def __init__(self, model_dir: str | os.PathLike | None = None, threads: int = 1):
+    def __init__(self, path: Path, threads: int = 1):
         from ai_edge_litert.interpreter import Interpreter
 
-        self.model_dir = Path(model_dir) if model_dir else bundled_model_dir()
-        path = self.model_dir / TFLITE_NAME
         if not path.is_file():
             raise ModelError(f"no model file {path}")
-        card_path = self.model_dir / CARD_NAME
-        self.card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-        version = self.card.get("normalization_version", NORMALIZATION_VERSION)
-        if version != NORMALIZATION_VERSION:
-            log.warning(
-                "model %s was trained with normalisation v%s, this formreader uses v%s",
-                path,
-                version,
-                NORMALIZATION_VERSION,
-            )
         try:
             self._interpreter = Interpreter(model_path=str(path), num_threads=threads)
         except (ValueError, RuntimeError) as exc:
@@ -79,19 +59,69 @@ class DigitClassifier:
         self._output = self._interpreter.get_output_details()[0]["index"]
         self._batch = 0
 
-    def predict(self, digits: np.ndarray) -> np.ndarray:
-        """Class probabilities for a batch of normalised digits, shape ``(n, 10)``."""
-        digits = np.asarray(digits, dtype=np.float32)
-        if digits.ndim != 3 or digits.shape[1:] != (CANVAS, CANVAS):
-            raise ValueError(f"expected digits of shape (n, 28, 28), got {digits.shape}")
-        n = len(digits)
-        if n == 0:
-            return np.zeros((0, 10), dtype=np.float32)
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """Model output for a float32 batch ``(n, 28, 28)``."""
+        n = len(batch)
         if n != self._batch:
             self._interpreter.resize_tensor_input(self._input, [n, CANVAS, CANVAS, 1])
             with _quiet_stderr_fd():
                 self._interpreter.allocate_tensors()
             self._batch = n
-        self._interpreter.set_tensor(self._input, digits[..., None])
+        self._interpreter.set_tensor(self._input, batch[..., None])
         self._interpreter.invoke()
         return self._interpreter.get_tensor(self._output).copy()
+
+
+class DigitClassifier:
+    """The digit model and the reject check (gate) for normalised 28x28 crops.
+
+    Parameters
+    ----------
+    model_dir : path-like or None
+        A folder written by ``formreader train`` (holding ``digits.tflite``); ``None`` for the
+        bundled model. A folder without its own ``gate.tflite`` uses the bundled gate.
+    threads : int
+        LiteRT threads per call.
+    """
+
+    def __init__(self, model_dir: str | os.PathLike | None = None, threads: int = 1):
+        self.model_dir = Path(model_dir) if model_dir else bundled_model_dir()
+        card_path = self.model_dir / CARD_NAME
+        self.card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+        version = self.card.get("normalization_version", NORMALIZATION_VERSION)
+        if version != NORMALIZATION_VERSION:
+            log.warning(
+                "model %s was trained with normalisation v%s, this formreader uses v%s",
+                self.model_dir,
+                version,
+                NORMALIZATION_VERSION,
+            )
+        self._digits = LiteModel(self.model_dir / TFLITE_NAME, threads)
+        gate = self.model_dir / GATE_NAME
+        if not gate.is_file():
+            gate = bundled_model_dir() / GATE_NAME
+        self._gate = LiteModel(gate, threads) if gate.is_file() else None
+
+    @staticmethod
+    def _check(digits: np.ndarray) -> np.ndarray:
+        digits = np.asarray(digits, dtype=np.float32)
+        if digits.ndim != 3 or digits.shape[1:] != (CANVAS, CANVAS):
+            raise ValueError(f"expected digits of shape (n, 28, 28), got {digits.shape}")
+        return digits
+
+    def predict(self, digits: np.ndarray) -> np.ndarray:
+        """Class probabilities for a batch of normalised digits, shape ``(n, 10)``."""
+        digits = self._check(digits)
+        if len(digits) == 0:
+            return np.zeros((0, 10), dtype=np.float32)
+        return self._digits(digits)
+
+    def digit_likelihood(self, crops: np.ndarray) -> np.ndarray:
+        """Probability that each normalised crop is one handwritten digit, shape ``(n,)``.
+
+        All ones when no gate model is installed.
+        """
+        crops = self._check(crops)
+        if self._gate is None or len(crops) == 0:
+            return np.ones(len(crops), dtype=np.float32)
+        return self._gate(crops)[:, 1]

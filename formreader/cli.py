@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
@@ -63,8 +64,15 @@ def main(verbose: bool) -> None:
     type=click.Path(file_okay=False),
     help="Write an overlay PNG per page with the fields found and their text.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=os.cpu_count() or 1,
+    show_default="number of cores",
+    help="Read files in this many parallel processes (output order does not change).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def scan(inputs, out, model, review_below, debug_dir, quiet):
+def scan(inputs, out, model, review_below, debug_dir, workers, quiet):
     """Find and read the handwritten fields of every page in INPUTS (files or folders).
 
     \b
@@ -83,7 +91,7 @@ def scan(inputs, out, model, review_below, debug_dir, quiet):
     from formreader.pipeline import scan as scan_inputs
 
     try:
-        classifier = DigitClassifier(model)
+        DigitClassifier(model)  # fail early, before any file, when the model is unusable
     except FormreaderError as exc:
         _fail(exc)
     files = find_inputs(list(inputs))
@@ -93,7 +101,7 @@ def scan(inputs, out, model, review_below, debug_dir, quiet):
     progress = tqdm(total=len(files), unit="file", disable=quiet or not sys.stderr.isatty())
     with atomic_text(out) as stream:
         writer = CsvWriter(stream)
-        for records in scan_inputs(files, classifier, review_below, debug_dir=debug_dir):
+        for records in scan_inputs(files, model, review_below, debug_dir, workers):
             writer.write(records)
             errors = [r for r in records if r.status == "error"]
             for record in errors:

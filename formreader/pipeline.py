@@ -24,6 +24,8 @@ REVIEW_BELOW = 0.8
 #: Score of a segment narrower/wider than a digit or much shorter than the field (log units).
 FRAGMENT_PENALTY = 4.0
 WIDE_PENALTY = 6.0
+#: Fields whose digits the gate finds, on average, less digit-like than this are dropped.
+MIN_FIELD_DIGITNESS = 0.5
 #: Cost of leaving a piece of ink unread, per digit-sized amount of ink.
 SKIP_COST = 6.0
 
@@ -56,11 +58,14 @@ class Record:
     message: str = ""
 
 
-def _segment_score(fld: segment.Field, start: int, end: int, probability: float) -> float:
+def _segment_score(
+    fld: segment.Field, start: int, end: int, probability: float, digitness: float
+) -> float:
+    """Log-score of reading atoms ``start:end`` as one digit."""
     atoms = fld.atoms[start:end]
     width = max(a.x1 for a in atoms) - min(a.x0 for a in atoms)
     height = max(a.y1 for a in atoms) - min(a.y0 for a in atoms)
-    score = math.log(max(probability, 1e-6))
+    score = math.log(max(probability, 1e-6)) + math.log(max(digitness, 1e-6))
     if height < 0.5 * fld.height:
         score -= FRAGMENT_PENALTY
     if width > 1.0 * fld.height:
@@ -68,10 +73,11 @@ def _segment_score(fld: segment.Field, start: int, end: int, probability: float)
     return score
 
 
-def best_reading(fld: segment.Field, probs: dict[tuple[int, int], np.ndarray]):
+def best_reading(fld: segment.Field, probs: dict[tuple[int, int], tuple[np.ndarray, float]]):
     """Dynamic programme over the field's atoms: which runs are digits, which ink is noise.
 
-    Returns the chosen ``(start, end)`` segments in order.
+    ``probs`` maps a segment ``(start, end)`` to its class probabilities and the gate's
+    probability that it is one handwritten digit. Returns the chosen segments in order.
     """
     n = len(fld.atoms)
     digit_area = 0.12 * fld.height**2
@@ -83,10 +89,11 @@ def best_reading(fld: segment.Field, probs: dict[tuple[int, int], np.ndarray]):
         skip = best[end - 1] - SKIP_COST * atom.area / digit_area
         best[end], back[end] = skip, (end - 1, False)
         for start in range(end):
-            p = probs.get((start, end))
-            if p is None or best[start] == -math.inf:
+            scored = probs.get((start, end))
+            if scored is None or best[start] == -math.inf:
                 continue
-            score = best[start] + _segment_score(fld, start, end, float(p.max()))
+            p, digitness = scored
+            score = best[start] + _segment_score(fld, start, end, float(p.max()), digitness)
             if score > best[end]:
                 best[end], back[end] = score, (start, True)
     chosen = []
@@ -140,16 +147,18 @@ def read_page(image: np.ndarray, classifier) -> list[FieldReading]:
             keys.append((index, start, end))
     if not crops:
         return []
-    probabilities = classifier.predict(np.stack(crops))
+    batch = np.stack(crops)
+    probabilities = classifier.predict(batch)
+    digitness = classifier.digit_likelihood(batch)
     per_field: list[dict] = [{} for _ in fields]
-    for (index, start, end), p in zip(keys, probabilities, strict=True):
-        per_field[index][(start, end)] = p
+    for (index, start, end), p, d in zip(keys, probabilities, digitness, strict=True):
+        per_field[index][(start, end)] = (p, float(d))
     readings = []
     for fld, probs in zip(fields, per_field, strict=True):
         chosen = best_reading(fld, probs)
-        if not chosen:
-            continue
-        digits = [probs[s] for s in chosen]
+        if not chosen or np.mean([probs[s][1] for s in chosen]) < MIN_FIELD_DIGITNESS:
+            continue  # nothing, or print / rules rather than handwriting
+        digits = [probs[s][0] for s in chosen]
         atoms = [a for s, e in chosen for a in fld.atoms[s:e]]
         box = segment.Field(atoms=atoms, height=fld.height).box
         readings.append(
@@ -227,12 +236,48 @@ def scan_file(
     return records
 
 
+_worker_state: dict = {}
+
+
+def _init_worker(model_dir, review_below: float, debug_dir) -> None:
+    from formreader.classify import DigitClassifier
+
+    _worker_state.update(
+        classifier=DigitClassifier(model_dir), review_below=review_below, debug_dir=debug_dir
+    )
+
+
+def _scan_in_worker(item: tuple[Path, str]) -> list[Record]:
+    state = _worker_state
+    return scan_file(
+        item[0], item[1], state["classifier"], state["review_below"], state["debug_dir"]
+    )
+
+
 def scan(
     inputs: Iterable[tuple[Path, str]],
-    classifier,
+    model_dir=None,
     review_below: float = REVIEW_BELOW,
     debug_dir=None,
+    workers: int = 1,
 ) -> Iterator[list[Record]]:
-    """Yield the records of each input file in order (see :func:`scan_file`)."""
-    for path, name in inputs:
-        yield scan_file(path, name, classifier, review_below, debug_dir)
+    """Yield the records of each input file, in input order (see :func:`scan_file`).
+
+    With ``workers > 1`` files are read in that many processes, each loading the model once;
+    the order of the results does not change.
+    """
+    inputs = list(inputs)
+    if workers <= 1 or len(inputs) <= 1:
+        _init_worker(model_dir, review_below, debug_dir)
+        yield from map(_scan_in_worker, inputs)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(
+        min(workers, len(inputs)),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(model_dir, review_below, debug_dir),
+    ) as pool:
+        yield from pool.map(_scan_in_worker, inputs)

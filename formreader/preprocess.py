@@ -41,10 +41,15 @@ def flatten_illumination(gray: np.ndarray) -> np.ndarray:
     """Divide by the estimated paper brightness so paper is ~255 everywhere, ink keeps contrast.
 
     Light ink on a dark background is inverted first, so the result is always dark ink on light.
+    The background is judged in the middle of the image, where a photographed page lies even
+    when a dark table fills the edges.
     """
-    if float(np.median(gray)) < 100:
-        gray = 255 - gray
     height, width = gray.shape
+    if (
+        float(np.median(gray[height // 4 : 3 * height // 4 + 1, width // 4 : 3 * width // 4 + 1]))
+        < 100
+    ):
+        gray = 255 - gray
     scale = min(1.0, BACKGROUND_THUMBNAIL / max(height, width))
     small = cv2.resize(
         gray,
@@ -79,7 +84,7 @@ def estimate_skew(binary: np.ndarray) -> float:
     )
     if segments is None:
         return 0.0
-    x1, y1, x2, y2 = segments[:, 0, :].T.astype(np.float64)
+    x1, y1, x2, y2 = segments.reshape(-1, 4).T.astype(np.float64)
     angles = np.degrees(np.arctan2(y2 - y1, x2 - x1))
     lengths = np.hypot(x2 - x1, y2 - y1)
     near = np.abs(angles) < MAX_SKEW_DEGREES

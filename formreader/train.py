@@ -42,7 +42,11 @@ MAX_ASPECT = 0.12
 MAX_SHIFT = 2.0
 THICKNESS_PROBABILITY = 0.4
 
+GATE_EXAMPLES = 30000
+
 KERAS_NAME = "digits.keras"
+GATE_KERAS_NAME = "gate.keras"
+GATE_TFLITE_NAME = "gate.tflite"
 TFLITE_NAME = "digits.tflite"
 CARD_NAME = "model_card.json"
 
@@ -226,6 +230,62 @@ def save_curves(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def _fit(model, x, y, *, epochs: int, seed: int, loss, checkpoint: Path, echo) -> list[dict]:
+    """Fit with augmentation, the LR schedule, early stopping and best-checkpointing on a
+    validation split taken from ``x`` itself. Returns the per-epoch history; the model ends
+    with the best weights."""
+    import keras
+
+    n_val = min(VALIDATION_SIZE, len(x) // 10)
+    order = np.random.default_rng(seed).permutation(len(x))
+    val_idx, fit_idx = order[:n_val], order[n_val:]
+    steps = math.ceil(len(fit_idx) / BATCH_SIZE)
+    model.compile(
+        optimizer=keras.optimizers.Adam(_schedule(epochs, steps)),
+        loss=loss,
+        metrics=["accuracy"],
+    )
+    history: list[dict] = []
+    started = time.perf_counter()
+
+    class EpochLine(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+            row.pop("learning_rate", None)
+            row["seconds"] = round(time.perf_counter() - started, 1)
+            history.append(row)
+            echo(
+                f"epoch {epoch + 1}/{epochs}  loss={row['loss']:.4f} acc={row['accuracy']:.4f}"
+                f"  val_loss={row['val_loss']:.4f} val_acc={row['val_accuracy']:.4f}"
+                f"  {row['seconds']:.0f}s"
+            )
+
+    model.fit(
+        _dataset(x[fit_idx], y[fit_idx], True, seed),
+        validation_data=_dataset(x[val_idx], y[val_idx], False, seed),
+        epochs=epochs,
+        verbose=0,
+        callbacks=[
+            EpochLine(),
+            keras.callbacks.ModelCheckpoint(
+                checkpoint, monitor="val_accuracy", save_best_only=True
+            ),
+            keras.callbacks.EarlyStopping(
+                monitor="val_accuracy", patience=EARLY_STOP_PATIENCE, restore_best_weights=True
+            ),
+        ],
+    )
+    return history
+
+
+def _write_history(history: list[dict], out_dir: Path, prefix: str = "") -> None:
+    with open(out_dir / f"{prefix}history.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+    save_curves(history, out_dir / f"{prefix}curves.png")
+
+
 def train(
     out_dir: str | os.PathLike,
     mnist: str | os.PathLike | None = None,
@@ -255,7 +315,6 @@ def train(
         Receives one progress line per epoch.
     """
     import keras
-    import tensorflow as tf
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -264,72 +323,35 @@ def train(
     if limit:
         x_train, y_train = x_train[:limit], y_train[:limit]
     x_train, x_test = normalize_mnist(x_train), normalize_mnist(x_test)
-    n_val = min(VALIDATION_SIZE, len(x_train) // 10)
-    order = np.random.default_rng(seed).permutation(len(x_train))
-    val_idx, train_idx = order[:n_val], order[n_val:]
-    x_val, y_val = x_train[val_idx], y_train[val_idx]
-    x_fit, y_fit = x_train[train_idx], y_train[train_idx]
-
-    model = build_model(arch)
-    steps = math.ceil(len(x_fit) / BATCH_SIZE)
-    model.compile(
-        optimizer=keras.optimizers.Adam(_schedule(epochs, steps)),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=LABEL_SMOOTHING),
-        metrics=["accuracy"],
-    )
-    one_hot = lambda y: tf.one_hot(y, NUM_CLASSES)  # noqa: E731
-    train_ds = _dataset(x_fit, y_fit, True, seed).map(lambda a, b: (a, one_hot(b)))
-    val_ds = _dataset(x_val, y_val, False, seed).map(lambda a, b: (a, one_hot(b)))
-
+    one_hot = np.eye(NUM_CLASSES, dtype=np.float32)
     keras_path = out_dir / KERAS_NAME
-    history: list[dict] = []
+    model = build_model(arch)
     started = time.perf_counter()
-
-    class EpochLine(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
-            row.pop("learning_rate", None)
-            history.append(row)
-            echo(
-                f"epoch {epoch + 1}/{epochs}  loss={row['loss']:.4f} acc={row['accuracy']:.4f}"
-                f"  val_loss={row['val_loss']:.4f} val_acc={row['val_accuracy']:.4f}"
-                f"  {time.perf_counter() - started:.0f}s"
-            )
-
-    model.fit(
-        train_ds,
-        validation_data=val_ds,
+    history = _fit(
+        model,
+        x_train,
+        one_hot[y_train],
         epochs=epochs,
-        verbose=0,
-        callbacks=[
-            EpochLine(),
-            keras.callbacks.ModelCheckpoint(
-                keras_path, monitor="val_accuracy", save_best_only=True
-            ),
-            keras.callbacks.EarlyStopping(
-                monitor="val_accuracy", patience=EARLY_STOP_PATIENCE, restore_best_weights=True
-            ),
-        ],
+        seed=seed,
+        checkpoint=keras_path,
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=LABEL_SMOOTHING),
+        echo=echo,
     )
     seconds_per_epoch = (time.perf_counter() - started) / max(1, len(history))
     model = keras.models.load_model(keras_path, safe_mode=True)
-    val_accuracy = float(np.mean(model.predict(x_val[..., None], verbose=0).argmax(1) == y_val))
+    val_accuracy = max(row["val_accuracy"] for row in history)
     test_pred = model.predict(x_test[..., None], batch_size=512, verbose=0).argmax(1)
     test_accuracy = float(np.mean(test_pred == y_test))
     export_tflite(model, out_dir / TFLITE_NAME)
-
-    with open(out_dir / "history.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(history[0]))
-        writer.writeheader()
-        writer.writerows(history)
-    save_curves(history, out_dir / "curves.png")
+    _write_history(history, out_dir)
+    n_val = min(VALIDATION_SIZE, len(x_train) // 10)
     card = {
         "name": model.name,
         "architecture": arch,
         "parameters": int(model.count_params()),
         "data": {
             "source": mnist_path(mnist) or "keras.datasets.mnist",
-            "train_images": int(len(x_fit)),
+            "train_images": int(len(x_train) - n_val),
             "validation_images": int(n_val),
             "validation_split": "random part of the MNIST training set",
         },
@@ -343,6 +365,106 @@ def train(
         "files": {"keras": KERAS_NAME, "tflite": TFLITE_NAME},
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    (out_dir / CARD_NAME).write_text(json.dumps(card, indent=2) + "\n")
+    _update_card(out_dir, card)
     log.info("wrote %s", out_dir)
     return TrainResult(out_dir, val_accuracy, test_accuracy, card["parameters"], seconds_per_epoch)
+
+
+def _update_card(out_dir: Path, fields: dict) -> None:
+    """Merge ``fields`` into the folder's model card (the gate keeps its own section)."""
+    path = out_dir / CARD_NAME
+    card = json.loads(path.read_text()) if path.is_file() else {}
+    card.update(fields)
+    path.write_text(json.dumps(card, indent=2) + "\n")
+
+
+def build_gate_model():
+    """A small CNN: probability that a normalised crop is one handwritten digit."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(CANVAS, CANVAS, 1), name="crop")
+    x = inputs
+    for filters in (16, 32):
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(64, 3, activation="relu")(x)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(0.3)(x)
+    outputs = layers.Dense(2, activation="softmax", name="is_digit")(x)
+    return keras.Model(inputs, outputs, name="formreader_gate")
+
+
+def train_gate(
+    out_dir: str | os.PathLike,
+    mnist: str | os.PathLike | None = None,
+    *,
+    epochs: int = 5,
+    seed: int = 0,
+    limit: int | None = None,
+    echo=print,
+) -> TrainResult:
+    """Train the reject check (one handwritten digit vs print, rules, specks, slices, pairs).
+
+    Writes ``gate.keras``, ``gate.tflite``, ``gate_history.csv``, ``gate_curves.png`` and a
+    ``gate`` section in the folder's model card.
+    """
+    import keras
+
+    from formreader.nondigits import nondigit_examples
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(seed)
+    (x_train, y_train), (x_test, y_test) = load_mnist(mnist)
+    n = min(limit or GATE_EXAMPLES, len(x_train))
+    positives = normalize_mnist(x_train[:n])
+    negatives = normalize_batch(nondigit_examples(x_train, y_train, n, seed), ink_is_dark=False)
+    x = np.concatenate([positives, negatives])
+    y = np.zeros((2 * n, 2), np.float32)
+    y[:n, 1] = 1.0
+    y[n:, 0] = 1.0
+    model = build_gate_model()
+    history = _fit(
+        model,
+        x,
+        y,
+        epochs=epochs,
+        seed=seed,
+        checkpoint=out_dir / GATE_KERAS_NAME,
+        loss="categorical_crossentropy",
+        echo=echo,
+    )
+    model = keras.models.load_model(out_dir / GATE_KERAS_NAME, safe_mode=True)
+    export_tflite(model, out_dir / GATE_TFLITE_NAME)
+    _write_history(history, out_dir, prefix="gate_")
+    test_x = np.concatenate(
+        [
+            normalize_mnist(x_test[:2000]),
+            normalize_batch(nondigit_examples(x_test, y_test, 2000, seed + 1), ink_is_dark=False),
+        ]
+    )
+    test_y = np.repeat([1, 0], 2000)
+    test_accuracy = float(np.mean(model.predict(test_x[..., None], verbose=0).argmax(1) == test_y))
+    val_accuracy = max(row["val_accuracy"] for row in history)
+    _update_card(
+        out_dir,
+        {
+            "gate": {
+                "task": "one handwritten digit vs print, rules, specks, slices and pairs",
+                "parameters": int(model.count_params()),
+                "examples": 2 * n,
+                "epochs_run": len(history),
+                "validation_accuracy": round(val_accuracy, 5),
+                "test_accuracy": round(test_accuracy, 5),
+                "file": GATE_TFLITE_NAME,
+            }
+        },
+    )
+    return TrainResult(
+        out_dir,
+        val_accuracy,
+        test_accuracy,
+        int(model.count_params()),
+        history[-1]["seconds"] / len(history),
+    )

@@ -1,0 +1,168 @@
+"""Accuracy of `formreader scan` on generated pages of every kind, next to Tesseract.
+
+Pages are drawn by ``formreader.synth`` from MNIST *test* digits (nothing was trained on them),
+written to a temporary folder, and read by the real CLI in a subprocess. Tesseract (digit
+whitelist, sparse text mode) reads the same files in the same run as a reference.
+
+    python bench/scan_accuracy.py --mnist ../shared/data/mnist.npz --pages 40
+
+Prints, per kind: field accuracy (whole field exact), character accuracy, spurious digits per
+page, pages per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+
+from formreader import synth
+
+
+def edit_distance(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def overlap(a, b) -> float:
+    """Intersection over the smaller box."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = min(ax + aw, bx + bw) - max(ax, bx)
+    h = min(ay + ah, by + bh) - max(ay, by)
+    if w <= 0 or h <= 0:
+        return 0.0
+    return w * h / max(1, min(aw * ah, bw * bh))
+
+
+def score(pages, predictions):
+    """Field accuracy, character accuracy, spurious digits per page, wrong fields listed."""
+    fields = exact = chars = good_chars = spurious = 0
+    misses = []
+    for index, page in enumerate(pages):
+        found = predictions.get(index, [])
+        used = set()
+        for truth in page.fields:
+            fields += 1
+            chars += len(truth.text)
+            candidates = [
+                (overlap(truth.box, box), k)
+                for k, (text, box) in enumerate(found)
+                if k not in used and overlap(truth.box, box) > 0.3
+            ]
+            text = ""
+            if candidates:
+                _, k = max(candidates)
+                used.add(k)
+                text = found[k][0]
+            exact += text == truth.text
+            good_chars += max(0, len(truth.text) - edit_distance(text, truth.text))
+            if text != truth.text:
+                misses.append((index, truth.text, text))
+        spurious += sum(len(text) for k, (text, _) in enumerate(found) if k not in used)
+    n = max(1, len(pages))
+    return exact / max(1, fields), good_chars / max(1, chars), spurious / n, misses
+
+
+def run_formreader(folder: Path, out: Path):
+    started = time.perf_counter()
+    subprocess.run(
+        ["formreader", "scan", str(folder), "--out", str(out), "--quiet"], check=False
+    )
+    seconds = time.perf_counter() - started
+    predictions: dict[int, list] = {}
+    with open(out, newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["status"] == "error":
+                continue
+            index = int(Path(row["file"]).stem.split("_")[1])
+            box = tuple(int(row[k]) for k in "xywh")
+            predictions.setdefault(index, []).append((row["text"], box))
+    return predictions, seconds
+
+
+def run_tesseract(files: list[Path]):
+    """Tesseract words (digits only) per page, grouped into lines as fields."""
+    started = time.perf_counter()
+    predictions: dict[int, list] = {}
+    for index, path in enumerate(files):
+        result = subprocess.run(
+            ["tesseract", str(path), "stdout", "--psm", "11", "-c",
+             "tessedit_char_whitelist=0123456789", "tsv"],
+            capture_output=True, text=True, check=False,
+        )
+        lines: dict[tuple, list] = {}
+        for line in result.stdout.splitlines()[1:]:
+            cells = line.split("\t")
+            if len(cells) < 12 or not cells[11].strip():
+                continue
+            key = tuple(cells[1:5])
+            x, y, w, h = (int(v) for v in cells[6:10])
+            lines.setdefault(key, []).append((x, y, w, h, cells[11].strip()))
+        found = []
+        for words in lines.values():
+            x0 = min(w[0] for w in words)
+            y0 = min(w[1] for w in words)
+            x1 = max(w[0] + w[2] for w in words)
+            y1 = max(w[1] + w[3] for w in words)
+            text = "".join(w[4] for w in sorted(words))
+            found.append((text, (x0, y0, x1 - x0, y1 - y0)))
+        predictions[index] = found
+    return predictions, time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mnist", required=True)
+    parser.add_argument("--pages", type=int, default=40, help="pages per kind")
+    parser.add_argument("--kinds", default=",".join(synth.KINDS))
+    parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--no-tesseract", action="store_true")
+    parser.add_argument("--keep", help="keep the generated pages and CSVs in this folder")
+    parser.add_argument("--show-misses", action="store_true")
+    args = parser.parse_args()
+    use_tesseract = not args.no_tesseract and shutil.which("tesseract")
+    pool = synth.DigitPool.from_npz(args.mnist, "test")
+    work = Path(args.keep or tempfile.mkdtemp(prefix="formreader-bench-"))
+    header = f"{'kind':<8}{'reader':<12}{'fields':>7}{'field acc':>10}{'char acc':>10}"
+    header += f"{'spurious/page':>15}{'pages/s':>9}"
+    print(header)
+    for k, kind in enumerate(args.kinds.split(",")):
+        pages = synth.make_pages(kind, args.pages, pool, seed=args.seed + k)
+        folder = work / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        files = []
+        for index, page in enumerate(pages):
+            path = folder / f"{kind}_{index:04d}.png"
+            cv2.imwrite(str(path), page.image)
+            files.append(path)
+        readers = [("formreader", lambda: run_formreader(folder, work / f"{kind}.csv"))]
+        if use_tesseract:
+            readers.append(("tesseract", lambda: run_tesseract(files)))
+        for name, run in readers:
+            predictions, seconds = run()
+            field_acc, char_acc, spurious, misses = score(pages, predictions)
+            n_fields = sum(len(p.fields) for p in pages)
+            print(f"{kind:<8}{name:<12}{n_fields:>7}{field_acc:>10.3f}{char_acc:>10.3f}"
+                  f"{spurious:>15.2f}{len(pages) / seconds:>9.2f}", flush=True)
+            if args.show_misses and name == "formreader":
+                for index, truth, text in misses:
+                    print(f"    page {index}: expected {truth!r}, read {text!r}")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
