@@ -13,6 +13,8 @@ BACKGROUND_THUMBNAIL = 256
 MIN_INK_THRESHOLD, MAX_INK_THRESHOLD = 110, 205
 #: Skew angles beyond this are not corrected (the page is then probably not a form).
 MAX_SKEW_DEGREES = 8.0
+#: Width (px) of the band erased along a detected strike-through line.
+STRIKE_WIDTH = 5
 
 
 @dataclass
@@ -96,21 +98,34 @@ def estimate_skew(binary: np.ndarray) -> float:
 
 
 def find_lines(binary: np.ndarray) -> np.ndarray:
-    """Mask of ruled lines: long horizontal runs, and vertical runs that stand on or hang from them
-    (box walls, comb teeth). Free-standing vertical strokes such as a ``1`` are kept."""
+    """Mask of ruled and struck lines.
+
+    Long horizontal runs (rules, box edges, comb bases); vertical runs that stand on or hang
+    from them (box walls, comb teeth), so free-standing strokes such as a ``1`` are kept; and
+    long thin straight lines at a slant (strike-throughs), much longer than any digit stroke.
+    """
     height, width = binary.shape
-    long_run = max(40, width // 25)
+    long_run = max(50, width // 16)
     horizontal = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, long_run), np.uint8))
-    if not horizontal.any():
-        return horizontal
-    short_run = max(12, height // 100)
-    vertical = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((short_run, 1), np.uint8))
-    touch = cv2.dilate(horizontal, np.ones((5, 5), np.uint8))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(vertical, connectivity=8)
-    touching = np.unique(labels[(touch > 0) & (labels > 0)])
-    thin = stats[touching, cv2.CC_STAT_WIDTH] <= max(4, short_run // 2)
-    walls = np.isin(labels, touching[thin])
-    return np.where(walls | (horizontal > 0), 255, 0).astype(np.uint8)
+    lines = horizontal.copy()
+    if horizontal.any():
+        short_run = max(12, height // 100)
+        vertical = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((short_run, 1), np.uint8))
+        touch = cv2.dilate(horizontal, np.ones((5, 5), np.uint8))
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(vertical, connectivity=8)
+        touching = np.unique(labels[(touch > 0) & (labels > 0)])
+        thin = touching[stats[touching, cv2.CC_STAT_WIDTH] <= max(4, short_run // 2)]
+        lines[np.isin(labels, thin)] = 255
+    min_length = max(3 * long_run, width // 3)
+    segments = cv2.HoughLinesP(
+        binary, 1, np.pi / 360, threshold=min_length // 2, minLineLength=min_length, maxLineGap=3
+    )
+    if segments is not None:
+        strikes = np.zeros_like(binary)
+        for x1, y1, x2, y2 in segments.reshape(-1, 4):
+            cv2.line(strikes, (int(x1), int(y1)), (int(x2), int(y2)), 255, STRIKE_WIDTH)
+        lines = cv2.bitwise_or(lines, cv2.bitwise_and(strikes, binary))
+    return lines
 
 
 def remove_lines(binary: np.ndarray, lines: np.ndarray) -> np.ndarray:

@@ -112,16 +112,18 @@ def group_fields(boxes: np.ndarray, labels: list[int]) -> list[list[int]]:
     fields: list[list[int]] = []
     for row in _rows(items):
         row.sort(key=lambda i: items[i][0])
-        row_height = float(np.median([items[i][3] for i in row]))
         current = [row[0]]
-        right = items[row[0]][0] + items[row[0]][2]
+        right, right_height = items[row[0]][0] + items[row[0]][2], items[row[0]][3]
         for i in row[1:]:
-            x, _, w, _ = items[i]
-            if x - right > FIELD_GAP * row_height:
+            x, _, w, h = items[i]
+            # The gap is judged against the taller neighbour: wide for big handwriting,
+            # narrow between small printed words.
+            if x - right > FIELD_GAP * max(h, right_height):
                 fields.append(current)
                 current = []
             current.append(i)
-            right = max(right, x + w)
+            if x + w >= right:
+                right, right_height = x + w, h
         fields.append(current)
     return [[labels[i] for i in f] for f in fields]
 
