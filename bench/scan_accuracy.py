@@ -77,9 +77,7 @@ def score(pages, predictions):
 
 def run_formreader(folder: Path, out: Path):
     started = time.perf_counter()
-    subprocess.run(
-        ["formreader", "scan", str(folder), "--out", str(out), "--quiet"], check=False
-    )
+    subprocess.run(["formreader", "scan", str(folder), "--out", str(out), "--quiet"], check=False)
     seconds = time.perf_counter() - started
     predictions: dict[int, list] = {}
     with open(out, newline="") as fh:
@@ -98,9 +96,19 @@ def run_tesseract(files: list[Path]):
     predictions: dict[int, list] = {}
     for index, path in enumerate(files):
         result = subprocess.run(
-            ["tesseract", str(path), "stdout", "--psm", "11", "-c",
-             "tessedit_char_whitelist=0123456789", "tsv"],
-            capture_output=True, text=True, check=False,
+            [
+                "tesseract",
+                str(path),
+                "stdout",
+                "--psm",
+                "11",
+                "-c",
+                "tessedit_char_whitelist=0123456789",
+                "tsv",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         lines: dict[tuple, list] = {}
         for line in result.stdout.splitlines()[1:]:
@@ -147,15 +155,19 @@ def main() -> int:
             path = folder / f"{kind}_{index:04d}.png"
             cv2.imwrite(str(path), page.image)
             files.append(path)
-        readers = [("formreader", lambda: run_formreader(folder, work / f"{kind}.csv"))]
-        if use_tesseract:
-            readers.append(("tesseract", lambda: run_tesseract(files)))
-        for name, run in readers:
-            predictions, seconds = run()
+        readers = ["formreader"] + (["tesseract"] if use_tesseract else [])
+        for name in readers:
+            if name == "formreader":
+                predictions, seconds = run_formreader(folder, work / f"{kind}.csv")
+            else:
+                predictions, seconds = run_tesseract(files)
             field_acc, char_acc, spurious, misses = score(pages, predictions)
             n_fields = sum(len(p.fields) for p in pages)
-            print(f"{kind:<8}{name:<12}{n_fields:>7}{field_acc:>10.3f}{char_acc:>10.3f}"
-                  f"{spurious:>15.2f}{len(pages) / seconds:>9.2f}", flush=True)
+            print(
+                f"{kind:<8}{name:<12}{n_fields:>7}{field_acc:>10.3f}{char_acc:>10.3f}"
+                f"{spurious:>15.2f}{len(pages) / seconds:>9.2f}",
+                flush=True,
+            )
             if args.show_misses and name == "formreader":
                 for index, truth, text in misses:
                     print(f"    page {index}: expected {truth!r}, read {text!r}")
