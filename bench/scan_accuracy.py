@@ -75,9 +75,22 @@ def score(pages, predictions):
     return exact / max(1, fields), good_chars / max(1, chars), spurious / n, misses
 
 
-def run_formreader(folder: Path, out: Path):
+def run_formreader(folder: Path, out: Path, extra: list[str]):
     started = time.perf_counter()
-    subprocess.run(["formreader", "scan", str(folder), "--out", str(out), "--quiet"], check=False)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "formreader",
+            "scan",
+            str(folder),
+            "--out",
+            str(out),
+            "--quiet",
+            *extra,
+        ],
+        check=False,
+    )
     seconds = time.perf_counter() - started
     predictions: dict[int, list] = {}
     with open(out, newline="") as fh:
@@ -139,7 +152,9 @@ def main() -> int:
     parser.add_argument("--no-tesseract", action="store_true")
     parser.add_argument("--keep", help="keep the generated pages and CSVs in this folder")
     parser.add_argument("--show-misses", action="store_true")
+    parser.add_argument("--model", help="model folder for formreader (default: bundled)")
     args = parser.parse_args()
+    extra = ["--model", args.model] if args.model else []
     use_tesseract = not args.no_tesseract and shutil.which("tesseract")
     pool = synth.DigitPool.from_npz(args.mnist, "test")
     work = Path(args.keep or tempfile.mkdtemp(prefix="formreader-bench-"))
@@ -158,7 +173,7 @@ def main() -> int:
         readers = ["formreader"] + (["tesseract"] if use_tesseract else [])
         for name in readers:
             if name == "formreader":
-                predictions, seconds = run_formreader(folder, work / f"{kind}.csv")
+                predictions, seconds = run_formreader(folder, work / f"{kind}.csv", extra)
             else:
                 predictions, seconds = run_tesseract(files)
             field_acc, char_acc, spurious, misses = score(pages, predictions)

@@ -24,6 +24,8 @@ REVIEW_BELOW = 0.8
 #: Score of a segment narrower/wider than a digit or much shorter than the field (log units).
 FRAGMENT_PENALTY = 4.0
 WIDE_PENALTY = 6.0
+#: Crops the gate finds less digit-like than this are not candidates (and not classified).
+MIN_DIGITNESS = 0.02
 #: Fields whose digits the gate finds, on average, less digit-like than this are dropped.
 MIN_FIELD_DIGITNESS = 0.5
 #: Cost of leaving a piece of ink unread, per digit-sized amount of ink.
@@ -148,11 +150,15 @@ def read_page(image: np.ndarray, classifier) -> list[FieldReading]:
     if not crops:
         return []
     batch = np.stack(crops)
-    probabilities = classifier.predict(batch)
+    # The cheap gate first; the digit model only sees crops that may be digits, and crops
+    # that cannot be digits are not candidates at all.
     digitness = classifier.digit_likelihood(batch)
+    plausible = np.flatnonzero(digitness >= MIN_DIGITNESS)
+    probabilities = classifier.predict(batch[plausible])
     per_field: list[dict] = [{} for _ in fields]
-    for (index, start, end), p, d in zip(keys, probabilities, digitness, strict=True):
-        per_field[index][(start, end)] = (p, float(d))
+    for i, p in zip(plausible, probabilities, strict=True):
+        index, start, end = keys[i]
+        per_field[index][(start, end)] = (p, float(digitness[i]))
     readings = []
     for fld, probs in zip(fields, per_field, strict=True):
         chosen = best_reading(fld, probs)

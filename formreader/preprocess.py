@@ -76,8 +76,10 @@ def binarize(flat: np.ndarray) -> np.ndarray:
 def estimate_skew(binary: np.ndarray) -> float:
     """Skew in degrees from long near-horizontal rules (0 when the page has none)."""
     width = binary.shape[1]
+    # Short horizontal runs survive on rules even when skewed; text and handwriting do not.
+    runs = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, 25), np.uint8))
     segments = cv2.HoughLinesP(
-        binary,
+        runs,
         1,
         np.pi / 720,
         threshold=max(50, width // 8),
@@ -116,13 +118,15 @@ def find_lines(binary: np.ndarray) -> np.ndarray:
         touching = np.unique(labels[(touch > 0) & (labels > 0)])
         thin = touching[stats[touching, cv2.CC_STAT_WIDTH] <= max(4, short_run // 2)]
         lines[np.isin(labels, thin)] = 255
-    min_length = max(3 * long_run, width // 3)
+    # Strike-throughs: searched on a half-size copy, which is four times cheaper.
+    half = cv2.resize(binary, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
+    min_length = max(3 * long_run, width // 3) // 2
     segments = cv2.HoughLinesP(
-        binary, 1, np.pi / 360, threshold=min_length // 2, minLineLength=min_length, maxLineGap=3
+        half, 1, np.pi / 180, threshold=min_length // 2, minLineLength=min_length, maxLineGap=2
     )
     if segments is not None:
         strikes = np.zeros_like(binary)
-        for x1, y1, x2, y2 in segments.reshape(-1, 4):
+        for x1, y1, x2, y2 in segments.reshape(-1, 4) * 2:
             cv2.line(strikes, (int(x1), int(y1)), (int(x2), int(y2)), 255, STRIKE_WIDTH)
         lines = cv2.bitwise_or(lines, cv2.bitwise_and(strikes, binary))
     return lines
