@@ -148,8 +148,11 @@ def read(images, model):
     for name in images:
         try:
             reading = read_image(load_pages(name)[0], classifier)
-        except FormreaderError as exc:
-            click.echo(f"formreader: error: {exc}", err=True)
+        except Exception as exc:  # one bad image must not stop the others
+            log.debug("reading %s failed", name, exc_info=True)
+            kind = "" if isinstance(exc, FormreaderError | ValueError) else "internal error: "
+            where = "" if str(exc).startswith(name) else f"{name}: "
+            click.echo(f"formreader: error: {where}{kind}{exc}", err=True)
             writer.writerow([name, "", ""])
             failed = True
             continue
@@ -171,30 +174,44 @@ def read(images, model):
     type=click.Path(file_okay=False),
     help="Folder for the model, history.csv, curves.png and model_card.json.",
 )
-@click.option("--epochs", type=click.IntRange(1), default=20, show_default=True)
-@click.option("--arch", type=click.Choice(["cnn", "mlp"]), default="cnn", show_default=True)
+@click.option(
+    "--epochs",
+    type=click.IntRange(1),
+    help="Maximum epochs (early stopping may end sooner).  [default: 20; gate: 5]",
+)
+@click.option(
+    "--arch",
+    type=click.Choice(["cnn", "mlp", "gate"]),
+    default="cnn",
+    show_default=True,
+    help="Digit classifier (cnn, or the mlp baseline), or the gate: the reject check that "
+    "tells handwritten digits from print, rules and specks (added to the --out folder).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--limit", type=click.IntRange(100), help="Use only the first N training images.")
 def train(mnist, out_dir, epochs, arch, seed, limit):
-    """Train a digit model on MNIST and export it for `scan` and `read`.
+    """Train a digit model (or the gate) on MNIST and export it for `scan` and `read`.
 
     \b
+    Writes the model (.keras and .tflite), history.csv, curves.png and model_card.json.
     Example:
       formreader train --mnist mnist.npz --out models/cnn --epochs 20
+      formreader train --mnist mnist.npz --out models/cnn --arch gate
       formreader scan pages/ --out results.csv --model models/cnn
     """
-    from formreader.train import train as run_training
+    from formreader.train import train as train_digits
+    from formreader.train import train_gate
 
+    echo = lambda line: click.echo(line, err=True)  # noqa: E731
     try:
-        result = run_training(
-            out_dir,
-            mnist,
-            arch=arch,
-            epochs=epochs,
-            seed=seed,
-            limit=limit,
-            echo=lambda line: click.echo(line, err=True),
-        )
+        if arch == "gate":
+            result = train_gate(
+                out_dir, mnist, epochs=epochs or 5, seed=seed, limit=limit, echo=echo
+            )
+        else:
+            result = train_digits(
+                out_dir, mnist, arch=arch, epochs=epochs or 20, seed=seed, limit=limit, echo=echo
+            )
     except FormreaderError as exc:
         _fail(exc)
     click.echo(f"validation accuracy={result.val_accuracy:.4f}")

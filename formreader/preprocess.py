@@ -15,6 +15,8 @@ MIN_INK_THRESHOLD, MAX_INK_THRESHOLD = 110, 205
 MAX_SKEW_DEGREES = 8.0
 #: Width (px) of the band erased along a detected strike-through line.
 STRIKE_WIDTH = 5
+#: Rules and walls are at most this thick (px); thicker ink on them is a pen stroke.
+MAX_LINE_WIDTH = 6
 
 
 @dataclass
@@ -99,25 +101,29 @@ def estimate_skew(binary: np.ndarray) -> float:
     return float(angles[near][order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
-def find_lines(binary: np.ndarray) -> np.ndarray:
-    """Mask of ruled and struck lines.
+def find_lines(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of ruled and struck lines: ``(across, upright)``.
 
-    Long horizontal runs (rules, box edges, comb bases); vertical runs that stand on or hang
-    from them (box walls, comb teeth), so free-standing strokes such as a ``1`` are kept; and
-    long thin straight lines at a slant (strike-throughs), much longer than any digit stroke.
+    ``across``: long horizontal runs (rules, box edges, comb bases) and long straight lines at
+    a slant (strike-throughs), much longer than any digit stroke. ``upright``: vertical runs
+    that stand on or hang from a horizontal rule (box walls, comb teeth), so that
+    free-standing strokes such as a ``1`` are kept.
     """
     height, width = binary.shape
     long_run = max(50, width // 16)
-    horizontal = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, long_run), np.uint8))
-    lines = horizontal.copy()
-    if horizontal.any():
+    across = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, long_run), np.uint8))
+    upright = np.zeros_like(binary)
+    if across.any():
         short_run = max(12, height // 100)
         vertical = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((short_run, 1), np.uint8))
-        touch = cv2.dilate(horizontal, np.ones((5, 5), np.uint8))
+        touch = cv2.dilate(across, np.ones((5, 5), np.uint8))
         _, labels, stats, _ = cv2.connectedComponentsWithStats(vertical, connectivity=8)
         touching = np.unique(labels[(touch > 0) & (labels > 0)])
-        thin = touching[stats[touching, cv2.CC_STAT_WIDTH] <= max(4, short_run // 2)]
-        lines[np.isin(labels, thin)] = 255
+        # Walls are as thin as the rules they meet; a pen stroke standing on a rule is wider.
+        tops = cv2.countNonZero(cv2.subtract(across, np.roll(across, 1, axis=0)))
+        rule_width = cv2.countNonZero(across) / max(1, tops)
+        thin = touching[stats[touching, cv2.CC_STAT_WIDTH] <= rule_width + 1.5]
+        upright[np.isin(labels, thin)] = 255
     # Strike-throughs: searched on a half-size copy, which is four times cheaper.
     half = cv2.resize(binary, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
     min_length = max(3 * long_run, width // 3) // 2
@@ -128,18 +134,24 @@ def find_lines(binary: np.ndarray) -> np.ndarray:
         strikes = np.zeros_like(binary)
         for x1, y1, x2, y2 in segments.reshape(-1, 4) * 2:
             cv2.line(strikes, (int(x1), int(y1)), (int(x2), int(y2)), 255, STRIKE_WIDTH)
-        lines = cv2.bitwise_or(lines, cv2.bitwise_and(strikes, binary))
-    return lines
+        across = cv2.bitwise_or(across, cv2.bitwise_and(strikes, binary))
+    return across, upright
 
 
-def remove_lines(binary: np.ndarray, lines: np.ndarray) -> np.ndarray:
-    """Erase ``lines`` from ``binary`` but keep the pixels where a stroke crosses a line."""
-    without = cv2.subtract(binary, lines)
-    # A stroke crossing a horizontal rule has ink right above and below it: bridge those gaps.
-    bridged_v = cv2.morphologyEx(without, cv2.MORPH_CLOSE, np.ones((9, 1), np.uint8))
-    bridged_h = cv2.morphologyEx(without, cv2.MORPH_CLOSE, np.ones((1, 9), np.uint8))
-    restored = cv2.bitwise_and(cv2.bitwise_or(bridged_v, bridged_h), lines)
-    return cv2.bitwise_or(without, restored)
+def remove_lines(binary: np.ndarray, across: np.ndarray, upright: np.ndarray) -> np.ndarray:
+    """Erase the lines from ``binary`` but keep the strokes that cross or run along them.
+
+    On a horizontal line, ink that is part of a taller vertical run than any rule is thick
+    (:data:`MAX_LINE_WIDTH`) belongs to a stroke; likewise sideways on a vertical wall.
+    """
+    line_free = np.ones((MAX_LINE_WIDTH + 1, 1), np.uint8)
+    stroke_v = cv2.morphologyEx(binary, cv2.MORPH_OPEN, line_free)
+    stroke_h = cv2.morphologyEx(binary, cv2.MORPH_OPEN, line_free.T)
+    erase = cv2.bitwise_or(
+        cv2.bitwise_and(across, cv2.bitwise_not(stroke_v)),
+        cv2.bitwise_and(upright, cv2.bitwise_not(stroke_h)),
+    )
+    return cv2.subtract(binary, erase)
 
 
 def clean_page(image: np.ndarray) -> CleanPage:
@@ -156,7 +168,8 @@ def clean_page(image: np.ndarray) -> CleanPage:
         )
         binary = binarize(flat)
         to_original = cv2.invertAffineTransform(rotation)
-    lines = find_lines(binary)
-    strokes = remove_lines(binary, lines)
+    across, upright = find_lines(binary)
+    strokes = remove_lines(binary, across, upright)
+    lines = cv2.bitwise_or(across, upright)
     ink = np.where(strokes > 0, 255 - flat, 0).astype(np.uint8)
     return CleanPage(ink=ink, strokes=strokes, lines=lines, to_original=to_original)

@@ -76,8 +76,8 @@ def candidate_components(boxes: np.ndarray, page_shape: tuple[int, int]) -> list
     keep = []
     for label in range(1, len(boxes)):
         x, y, w, h, area = boxes[label]
-        if area < MIN_AREA or h > page_shape[0] * 0.5:
-            continue
+        if area < MIN_AREA or (h > 0.8 * page_shape[0] and w > 0.8 * page_shape[1]):
+            continue  # specks, page frames
         if h < MIN_RELATIVE_HEIGHT * height and w < MIN_RELATIVE_HEIGHT * height:
             continue
         if w > 8 * h or h > 12 * max(w, 1) * 2:

@@ -80,8 +80,11 @@ def test_broken_files_give_error_rows_and_the_batch_goes_on(pool, tmp_path):
     rows = read_rows(out)
     by_file = {r["file"].rsplit("/", 1)[-1]: r for r in rows}
     assert by_file["b_good.png"]["text"] == page.fields[0].text
-    for name, message in [("a_empty.png", "empty"), ("c_text.png", "not a readable image"),
-                          ("d_truncated.png", "not a readable image")]:
+    for name, message in [
+        ("a_empty.png", "empty"),
+        ("c_text.png", "not a readable image"),
+        ("d_truncated.png", "not a readable image"),
+    ]:
         assert by_file[name]["status"] == "error"
         assert message in by_file[name]["message"]
         assert by_file[name]["text"] == ""
@@ -124,3 +127,21 @@ def test_usage_errors_exit_2(tmp_path):
     result = run_scan(empty, "--out", tmp_path / "r.csv")
     assert result.exit_code == 2
     assert "no image files" in result.output
+
+
+def test_parallel_workers_give_the_same_output(pool, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n, kind in enumerate(["strip", "single", "strip", "single"]):
+        page = synth.make_page(kind, pool, np.random.default_rng(100 + n))
+        write_image(folder / f"p{n}.png", page.image)
+    (folder / "p9.png").write_bytes(b"broken")
+    outputs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}.csv"
+        result = run_scan(folder, "--out", out, "--workers", workers, "--quiet")
+        assert result.exit_code == 1
+        outputs.append(out.read_text())
+    assert outputs[0] == outputs[1]
+    files = [row["file"].rsplit("/", 1)[-1] for row in csv.DictReader(io.StringIO(outputs[0]))]
+    assert files == sorted(files) and set(files) == {f"p{n}.png" for n in (0, 1, 2, 3, 9)}

@@ -16,8 +16,19 @@ def test_train_small_subset_then_eval(tmp_path, mnist_path):
     out = tmp_path / "model"
     result = CliRunner().invoke(
         main,
-        ["train", "--mnist", str(mnist_path), "--out", str(out), "--epochs", "4",
-         "--limit", "4000", "--seed", "1"],
+        [
+            "train",
+            "--mnist",
+            str(mnist_path),
+            "--out",
+            str(out),
+            "--epochs",
+            "4",
+            "--limit",
+            "4000",
+            "--seed",
+            "1",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert result.stderr.count("epoch ") >= 2  # one progress line per epoch
@@ -38,8 +49,19 @@ def test_train_mlp_runs(tmp_path, mnist_path):
     out = tmp_path / "mlp"
     result = CliRunner().invoke(
         main,
-        ["train", "--mnist", str(mnist_path), "--out", str(out), "--epochs", "1",
-         "--limit", "1000", "--arch", "mlp"],
+        [
+            "train",
+            "--mnist",
+            str(mnist_path),
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--limit",
+            "1000",
+            "--arch",
+            "mlp",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert (out / "digits.tflite").is_file()
