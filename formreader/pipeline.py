@@ -24,10 +24,14 @@ REVIEW_BELOW = 0.8
 #: Score of a segment narrower/wider than a digit or much shorter than the field (log units).
 FRAGMENT_PENALTY = 4.0
 WIDE_PENALTY = 6.0
+#: Segments wider than this many field heights pay the wide penalty (wide 0s, 2s and 5s don't).
+WIDE_FROM = 1.1
 #: Crops the gate finds less digit-like than this are not candidates (and not classified).
 MIN_DIGITNESS = 0.02
 #: Fields whose digits the gate finds, on average, less digit-like than this are dropped.
 MIN_FIELD_DIGITNESS = 0.5
+#: Cost of every digit read: cutting one digit in two must buy more than this in likelihood.
+DIGIT_COST = 1.0
 #: Cost of leaving a piece of ink unread, per digit-sized amount of ink.
 SKIP_COST = 6.0
 
@@ -67,11 +71,11 @@ def _segment_score(
     atoms = fld.atoms[start:end]
     width = max(a.x1 for a in atoms) - min(a.x0 for a in atoms)
     height = max(a.y1 for a in atoms) - min(a.y0 for a in atoms)
-    score = math.log(max(probability, 1e-6)) + math.log(max(digitness, 1e-6))
+    score = math.log(max(probability, 1e-6)) + math.log(max(digitness, 1e-6)) - DIGIT_COST
     if height < 0.5 * fld.height:
         score -= FRAGMENT_PENALTY
-    if width > 1.0 * fld.height:
-        score -= WIDE_PENALTY * (width / fld.height - 1.0) / 0.25
+    if width > WIDE_FROM * fld.height:
+        score -= WIDE_PENALTY * (width / fld.height - WIDE_FROM) / 0.25
     return score
 
 
@@ -88,7 +92,11 @@ def best_reading(fld: segment.Field, probs: dict[tuple[int, int], tuple[np.ndarr
     best[0] = 0.0
     for end in range(1, n + 1):
         atom = fld.atoms[end - 1]
-        skip = best[end - 1] - SKIP_COST * atom.area / digit_area
+        # Leaving ink unread costs in proportion to how much ink it is and how digit-like the
+        # gate finds it alone: print and specks are dropped cheaply, a whole digit is not.
+        alone = probs.get((end - 1, end))
+        digit_like = alone[1] if alone else 0.0
+        skip = best[end - 1] - SKIP_COST * atom.area / digit_area * max(digit_like, 0.05)
         best[end], back[end] = skip, (end - 1, False)
         for start in range(end):
             scored = probs.get((start, end))

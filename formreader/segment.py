@@ -19,8 +19,10 @@ MIN_AREA = 12
 MIN_RELATIVE_HEIGHT = 0.45
 #: A gap wider than this many digit heights starts a new field.
 FIELD_GAP = 1.3
+#: Pieces less than this many (larger) heights apart vertically are one broken digit.
+STACK_GAP = 0.25
 #: A segment wider than this many digit heights is not one digit.
-MAX_SEGMENT_WIDTH = 1.25
+MAX_SEGMENT_WIDTH = 1.4
 #: Components wider than this many digit heights are cut into atoms.
 CUT_ABOVE_WIDTH = 0.75
 #: Candidate cuts are at least this many digit heights apart.
@@ -106,9 +108,45 @@ def _rows(items: list[tuple[int, int, int, int]]) -> list[list[int]]:
     return [rows[r] for r in order_rows]
 
 
+def _stacked_groups(items: list[tuple[int, int, int, int]]) -> list[list[int]]:
+    """Join pieces stacked above one another (a 5's cap, a broken 4) with their digit."""
+    parent = list(range(len(items)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    order = sorted(range(len(items)), key=lambda i: items[i][0])
+    for k, i in enumerate(order):
+        xi, yi, wi, hi = items[i]
+        for j in order[k + 1 :]:
+            xj, yj, wj, hj = items[j]
+            if xj >= xi + wi:
+                break
+            overlap = min(xi + wi, xj + wj) - max(xi, xj)
+            gap = max(yi, yj) - min(yi + hi, yj + hj)
+            small, large = sorted((hi, hj))
+            if overlap >= 0.5 * min(wi, wj) and gap <= STACK_GAP * large and small <= 0.7 * large:
+                parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(items)):
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values())
+
+
 def group_fields(boxes: np.ndarray, labels: list[int]) -> list[list[int]]:
     """Split the candidate components into fields (lists of labels), in reading order."""
-    items = [tuple(int(v) for v in boxes[label][:4]) for label in labels]
+    pieces = [tuple(int(v) for v in boxes[label][:4]) for label in labels]
+    groups = _stacked_groups(pieces)
+    items = []
+    for group in groups:
+        x0 = min(pieces[i][0] for i in group)
+        y0 = min(pieces[i][1] for i in group)
+        x1 = max(pieces[i][0] + pieces[i][2] for i in group)
+        y1 = max(pieces[i][1] + pieces[i][3] for i in group)
+        items.append((x0, y0, x1 - x0, y1 - y0))
     fields: list[list[int]] = []
     for row in _rows(items):
         row.sort(key=lambda i: items[i][0])
@@ -125,7 +163,7 @@ def group_fields(boxes: np.ndarray, labels: list[int]) -> list[list[int]]:
             if x + w >= right:
                 right, right_height = x + w, h
         fields.append(current)
-    return [[labels[i] for i in f] for f in fields]
+    return [[labels[p] for i in f for p in groups[i]] for f in fields]
 
 
 def cut_columns(mask: np.ndarray, height: float) -> list[int]:
@@ -149,9 +187,21 @@ def cut_columns(mask: np.ndarray, height: float) -> list[int]:
 
 def field_atoms(labels_img: np.ndarray, boxes: np.ndarray, members: list[int]) -> Field:
     """Cut the field's wide components into atoms; atoms sorted by their left edge."""
-    height = float(max(boxes[m][3] for m in members))
-    tall = [boxes[m][3] for m in members if boxes[m][3] >= 0.5 * height]
-    height = float(np.median(tall))
+    # A digit's height includes the pieces stacked above or below it (a 5's cap).
+    stacks = []
+    for m in members:
+        x, _, w, _, _ = boxes[m]
+        above = [
+            o
+            for o in members
+            if min(x + w, boxes[o][0] + boxes[o][2]) - max(x, boxes[o][0])
+            >= 0.5 * min(w, boxes[o][2])
+        ]
+        stacks.append(
+            max(boxes[o][1] + boxes[o][3] for o in above) - min(boxes[o][1] for o in above)
+        )
+    tallest = max(stacks)
+    height = float(np.median([h for h in stacks if h >= 0.5 * tallest]))
     atoms: list[Atom] = []
     for label in members:
         x, y, w, h, area = (int(v) for v in boxes[label])
