@@ -29,7 +29,9 @@ WIDE_FROM = 1.1
 #: Crops the gate finds less digit-like than this are not candidates (and not classified).
 MIN_DIGITNESS = 0.02
 #: Fields whose digits the gate finds, on average, less digit-like than this are dropped.
-MIN_FIELD_DIGITNESS = 0.5
+MIN_FIELD_DIGITNESS = 0.8
+#: Fields less tall than this share of the page's typical field height are print or noise.
+MIN_RELATIVE_FIELD_HEIGHT = 0.5
 #: Cost of every digit read: cutting one digit in two must buy more than this in likelihood.
 DIGIT_COST = 1.0
 #: Cost of leaving a piece of ink unread, per digit-sized amount of ink.
@@ -167,7 +169,7 @@ def read_page(image: np.ndarray, classifier) -> list[FieldReading]:
     for i, p in zip(plausible, probabilities, strict=True):
         index, start, end = keys[i]
         per_field[index][(start, end)] = (p, float(digitness[i]))
-    readings = []
+    found = []
     for fld, probs in zip(fields, per_field, strict=True):
         chosen = best_reading(fld, probs)
         if not chosen or np.mean([probs[s][1] for s in chosen]) < MIN_FIELD_DIGITNESS:
@@ -175,14 +177,19 @@ def read_page(image: np.ndarray, classifier) -> list[FieldReading]:
         digits = [probs[s][0] for s in chosen]
         atoms = [a for s, e in chosen for a in fld.atoms[s:e]]
         box = segment.Field(atoms=atoms, height=fld.height).box
-        readings.append(
-            FieldReading(
-                text="".join(str(int(p.argmax())) for p in digits),
-                digit_confidences=[round(float(p.max()), 4) for p in digits],
-                box=_to_original(box, page.to_original, image.shape),
-            )
+        reading = FieldReading(
+            text="".join(str(int(p.argmax())) for p in digits),
+            digit_confidences=[round(float(p.max()), 4) for p in digits],
+            box=_to_original(box, page.to_original, image.shape),
         )
-    return readings
+        found.append((fld.height, reading))
+    if not found:
+        return []
+    # Print that passed the gate (thin letters read as 1s) is much smaller than the page's
+    # handwriting: judge each field's height against the typical field, weighted by digits.
+    heights = np.repeat([h for h, _ in found], [len(r.text) for _, r in found])
+    typical = float(np.median(heights))
+    return [r for h, r in found if h >= MIN_RELATIVE_FIELD_HEIGHT * typical]
 
 
 def read_image(image: np.ndarray, classifier) -> FieldReading:
