@@ -9,6 +9,8 @@ import numpy as np
 
 #: Long side of the thumbnail on which the paper's brightness is estimated.
 BACKGROUND_THUMBNAIL = 256
+#: Light ink on a dark background covers less than this share of the image.
+MAX_LIGHT_INK_SHARE = 0.4
 #: Darkness (of the flattened page, paper = 255) below which a pixel is ink, clipped Otsu.
 MIN_INK_THRESHOLD, MAX_INK_THRESHOLD = 110, 205
 #: Skew angles beyond this are not corrected (the page is then probably not a form).
@@ -41,31 +43,38 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return np.minimum(luma, image[:, :, 2])
 
 
+def _paper(small: np.ndarray) -> np.ndarray:
+    """Paper brightness of a thumbnail: a max filter wider than any pen stroke leaves only
+    paper; smoothing removes its blockiness."""
+    return cv2.GaussianBlur(cv2.dilate(small, np.ones((7, 7), np.uint8)), (0, 0), 3)
+
+
+def _divide(gray: np.ndarray, paper: np.ndarray) -> np.ndarray:
+    flat = gray.astype(np.float32) * (255.0 / np.maximum(paper.astype(np.float32), 1.0))
+    return np.clip(flat, 0, 255).astype(np.uint8)
+
+
 def flatten_illumination(gray: np.ndarray) -> np.ndarray:
     """Divide by the estimated paper brightness so paper is ~255 everywhere, ink keeps contrast.
 
     Light ink on a dark background is inverted first, so the result is always dark ink on light.
-    The background is judged in the middle of the image, where a photographed page lies even
-    when a dark table fills the edges.
+    Light ink is considered only when bright pixels are a minority (a photographed page on a
+    dark table is mostly bright paper); it is chosen when it leaves less ink on a thumbnail,
+    because the wrong polarity turns the whole background into ink.
     """
     height, width = gray.shape
-    if (
-        float(np.median(gray[height // 4 : 3 * height // 4 + 1, width // 4 : 3 * width // 4 + 1]))
-        < 100
-    ):
-        gray = 255 - gray
     scale = min(1.0, BACKGROUND_THUMBNAIL / max(height, width))
-    small = cv2.resize(
-        gray,
-        (max(1, round(width * scale)), max(1, round(height * scale))),
-        interpolation=cv2.INTER_AREA,
-    )
-    # A max filter wider than any pen stroke leaves only paper; smoothing removes its blockiness.
-    paper = cv2.dilate(small, np.ones((7, 7), np.uint8))
-    paper = cv2.GaussianBlur(paper, (0, 0), 3)
-    paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
-    flat = gray.astype(np.float32) * (255.0 / np.maximum(paper.astype(np.float32), 1.0))
-    return np.clip(flat, 0, 255).astype(np.uint8)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    inverted = 255 - small
+    otsu, bright = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if np.count_nonzero(bright) < MAX_LIGHT_INK_SHARE * bright.size:
+        ink_dark = np.count_nonzero(binarize(_divide(small, _paper(small))))
+        ink_light = np.count_nonzero(binarize(_divide(inverted, _paper(inverted))))
+        if ink_light < ink_dark:
+            gray, small = 255 - gray, inverted
+    paper = cv2.resize(_paper(small), (width, height), interpolation=cv2.INTER_LINEAR)
+    return _divide(gray, paper)
 
 
 def binarize(flat: np.ndarray) -> np.ndarray:

@@ -17,6 +17,8 @@ import numpy as np
 MIN_AREA = 12
 #: Components less tall than this share of the page's digit height are not handwritten digits.
 MIN_RELATIVE_HEIGHT = 0.45
+#: Components taller than this many page digit heights are not digits.
+MAX_RELATIVE_HEIGHT = 4.0
 #: A gap wider than this many digit heights starts a new field.
 FIELD_GAP = 1.3
 #: Pieces less than this many (larger) heights apart vertically are one broken digit.
@@ -82,29 +84,37 @@ def candidate_components(boxes: np.ndarray, page_shape: tuple[int, int]) -> list
             continue  # specks, page frames
         if h < MIN_RELATIVE_HEIGHT * height and w < MIN_RELATIVE_HEIGHT * height:
             continue
-        if w > 8 * h or h > 12 * max(w, 1) * 2:
+        if w > 8 * h or h > 25 * max(w, 1):
             continue  # rule fragments
+        if h > MAX_RELATIVE_HEIGHT * height:
+            continue  # shadows, pictures, black bars: far taller than the page's digits
         keep.append(label)
     return keep
 
 
 def _rows(items: list[tuple[int, int, int, int]]) -> list[list[int]]:
-    """Group boxes ``(x, y, w, h)`` into rows by vertical overlap, rows top to bottom."""
+    """Group boxes ``(x, y, w, h)`` into rows by vertical overlap, rows top to bottom.
+
+    A row's band is the mean top and bottom of its members, so one tall box does not pull
+    the rows above and below into it.
+    """
     order = sorted(range(len(items)), key=lambda i: items[i][1] + items[i][3] / 2)
     rows: list[list[int]] = []
-    spans: list[list[float]] = []
+    bands: list[list[float]] = []  # sum of tops, sum of bottoms
     for i in order:
-        x, y, w, h = items[i]
-        for row, span in zip(rows, spans, strict=True):
-            overlap = min(span[1], y + h) - max(span[0], y)
-            if overlap > 0.4 * min(h, span[1] - span[0]):
+        _, y, _, h = items[i]
+        for row, band in zip(rows, bands, strict=True):
+            top, bottom = band[0] / len(row), band[1] / len(row)
+            overlap = min(bottom, y + h) - max(top, y)
+            if overlap > 0.4 * min(h, bottom - top):
                 row.append(i)
-                span[0], span[1] = min(span[0], y), max(span[1], y + h)
+                band[0] += y
+                band[1] += y + h
                 break
         else:
             rows.append([i])
-            spans.append([y, y + h])
-    order_rows = sorted(range(len(rows)), key=lambda r: spans[r][0])
+            bands.append([float(y), float(y + h)])
+    order_rows = sorted(range(len(rows)), key=lambda r: bands[r][0] / len(rows[r]))
     return [rows[r] for r in order_rows]
 
 
