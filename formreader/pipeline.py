@@ -239,6 +239,16 @@ def scan_file(
             continue
         if debug_dir:
             save_overlay(_overlay_path(debug_dir, name, number), image, readings, review_below)
+        if not readings:
+            records.append(
+                Record(
+                    file=name,
+                    page=number,
+                    field=0,
+                    status="review",
+                    message="no handwritten digits found on this page",
+                )
+            )
         for index, reading in enumerate(readings, start=1):
             low = reading.confidence < review_below
             records.append(

@@ -112,12 +112,12 @@ def build_model(arch: str = "cnn"):
         for filters in (32, 64):
             for _ in range(2):
                 x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-                x = layers.BatchNormalization()(x)
+                x = layers.BatchNormalization(momentum=0.9)(x)
                 x = layers.ReLU()(x)
             x = layers.MaxPooling2D()(x)
             x = layers.Dropout(0.2)(x)
         x = layers.Conv2D(128, 3, use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
         x = layers.ReLU()(x)
         x = layers.Flatten()(x)
         x = layers.Dropout(0.4)(x)

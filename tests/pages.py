@@ -1,0 +1,120 @@
+"""Pages of each kind at an everyday difficulty, composed from MNIST test digits.
+
+The benchmark (``bench/scan_accuracy.py``) measures accuracy on ``formreader.synth``'s hard,
+varied pages; the end-to-end tests here need pages whose every field a user would expect to be
+read, so they are drawn with the same primitives at moderate settings: printed labels with
+digits in them beside the fields, underlines and boxes, blue ink, a small skew, noise.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from formreader import synth
+from formreader.nondigits import font_files, render_text
+
+BLUE = np.array([150, 60, 30], np.float32)  # BGR ballpoint
+
+
+def _stamp(page: np.ndarray, ink: np.ndarray, x: int, y: int, colour) -> tuple:
+    h, w = ink.shape
+    region = page[y : y + h, x : x + w].astype(np.float32)
+    alpha = ink[..., None] if page.ndim == 3 else ink
+    page[y : y + h, x : x + w] = (region * (1 - alpha) + alpha * colour).astype(np.uint8)
+    rows, cols = np.flatnonzero(ink.max(1) > 0.5), np.flatnonzero(ink.max(0) > 0.5)
+    return x + cols[0], y + rows[0], cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1
+
+
+def _rotate(page: np.ndarray, boxes: list, degrees: float):
+    """Rotate the page about its centre; boxes follow (bounding boxes of their corners)."""
+    h, w = page.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    rotated = cv2.warpAffine(page, matrix, (w, h), borderValue=(255, 255, 255))
+    out = []
+    for x, y, bw, bh in boxes:
+        corners = np.array([[x, y, 1], [x + bw, y, 1], [x, y + bh, 1], [x + bw, y + bh, 1]])
+        mapped = corners @ matrix.T
+        x0, y0 = mapped.min(0)
+        x1, y1 = mapped.max(0)
+        out.append((int(x0), int(y0), int(x1 - x0), int(y1 - y0)))
+    return rotated, out
+
+
+def form_page(pool: synth.DigitPool, seed: int, texts=("4075", "31", "982614")):
+    """A scanned form: three labelled fields (underline, box, plain), printed digits around."""
+    rng = np.random.default_rng(seed)
+    page = np.full((1100, 1040, 3), 250, np.uint8)
+    font = font_files()[0]
+    title = render_text("Order form 2024, page 1 of 2", font, 34)
+    _stamp(page, title, 60, 50, np.zeros(3))
+    boxes = []
+    for i, text in enumerate(texts):
+        top = 220 + 260 * i
+        label = render_text(f"{i + 1}. Amount (EUR) ref. {17 + i}:", font, 24)
+        _stamp(page, label, 60, top + 30, np.zeros(3))
+        ink, _ = synth.render_digits(pool, text, rng, height=70, thickness=1, gap=10)
+        x = 480
+        boxes.append(_stamp(page, ink, x, top, BLUE))
+        if i == 0:
+            cv2.line(
+                page, (x - 20, top + ink.shape[0] + 4), (1000, top + ink.shape[0] + 4), (0, 0, 0), 2
+            )
+        elif i == 1:
+            cv2.rectangle(
+                page,
+                (x - 25, top - 20),
+                (x + ink.shape[1] + 40, top + ink.shape[0] + 18),
+                (0, 0, 0),
+                2,
+            )
+    page, boxes = _rotate(page, boxes, 1.5)
+    noise = rng.normal(0, 6, page.shape)
+    page = np.clip(page + noise, 0, 255).astype(np.uint8)
+    return page, list(zip(texts, boxes, strict=True))
+
+
+def photo_page(pool: synth.DigitPool, seed: int):
+    """The form photographed: mild perspective, uneven light, JPEG."""
+    page, fields = form_page(pool, seed, texts=("5236", "70", "18493"))
+    h, w = page.shape[:2]
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = np.float32([[30, 20], [w - 10, 45], [w - 35, h - 15], [15, h - 40]])
+    matrix = cv2.getPerspectiveTransform(src, dst)
+    photo = cv2.warpPerspective(page, matrix, (w, h), borderValue=(60, 60, 60))
+    light = np.linspace(1.0, 0.7, w)[None, :, None]
+    photo = (photo * light).astype(np.uint8)
+    ok, data = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    photo = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    out = []
+    for text, (x, y, bw, bh) in fields:
+        corners = np.float32([[[x, y]], [[x + bw, y]], [[x, y + bh]], [[x + bw, y + bh]]])
+        mapped = cv2.perspectiveTransform(corners, matrix)[:, 0]
+        x0, y0 = mapped.min(0)
+        x1, y1 = mapped.max(0)
+        out.append((text, (int(x0), int(y0), int(x1 - x0), int(y1 - y0))))
+    return photo, out
+
+
+def strip_page(pool: synth.DigitPool, seed: int, text: str = "730419"):
+    """A captcha-like strip: six digits close together, a thin strike-through, speckles."""
+    rng = np.random.default_rng(seed)
+    ink, _ = synth.render_digits(pool, text, rng, height=60, thickness=1, gap=6)
+    h, w = ink.shape
+    page = np.full((h + 60, w + 60), 235, np.uint8)
+    box = _stamp(page, ink, 30, 30, 40.0)
+    cv2.line(page, (10, h // 2 + 40), (w + 50, h // 2 + 20), 60, 2)
+    specks = rng.integers(0, page.size, 60)
+    page.flat[specks] = 90
+    return page, [(text, box)]
+
+
+def single_page(pool: synth.DigitPool, seed: int, digit: str = "6"):
+    """One digit on paper with faint ruling."""
+    rng = np.random.default_rng(seed)
+    ink, _ = synth.render_digits(pool, digit, rng, height=90, thickness=1)
+    page = np.full((260, 240), 245, np.uint8)
+    for y in range(20, 260, 40):
+        cv2.line(page, (0, y), (239, y), 215, 1)
+    box = _stamp(page, ink, 80, 70, 30.0)
+    return page, [(digit, box)]
