@@ -14,7 +14,8 @@ a table (no thresholds, this is not a test):
    the whole process tree polled every 0.1 s.
 4. A cProfile of ``read_page`` on a few form and strip pages: milliseconds per page by stage.
 
-Default settings take a few minutes on 2 cores. Tesseract runs with ``OMP_THREAD_LIMIT=1``.
+Default settings should take about 5 minutes on 2 idle cores, about half of it in the memory
+run (an estimate from smaller runs). Tesseract runs with ``OMP_THREAD_LIMIT=1``.
 """
 
 from __future__ import annotations
