@@ -48,17 +48,18 @@ def font_files() -> tuple[Path, ...]:
 
 
 @lru_cache(maxsize=256)
-def _font(path: Path, size: int):
+def load_font(path: Path, size: int):
+    """A cached Pillow font of ``size`` px (at least 8)."""
     from PIL import ImageFont
 
-    return ImageFont.truetype(str(path), size)
+    return ImageFont.truetype(str(path), max(8, int(size)))
 
 
 def render_text(text: str, font: Path, size: int) -> np.ndarray:
     """Printed ``text`` as ink (float32 0..1, ink = 1), cropped to the ink with no margin."""
     from PIL import Image, ImageDraw
 
-    face = _font(font, size)
+    face = load_font(font, size)
     left, top, right, bottom = face.getbbox(text)
     canvas = Image.new("L", (max(1, right - left + 4), max(1, bottom - top + 4)), 0)
     ImageDraw.Draw(canvas).text((2 - left, 2 - top), text, fill=255, font=face)

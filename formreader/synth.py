@@ -24,7 +24,6 @@ Everything is drawn from the ``numpy.random.Generator`` passed in, so pages are 
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +31,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from formreader.nondigits import font_files, load_font
 
 KINDS = ("form", "photo", "strip", "single")
 
@@ -41,18 +42,6 @@ INK_LEVEL = 0.5
 #: Stroke width of an upscaled MNIST digit as a fraction of its ink height (measured median).
 _MNIST_STROKE = 0.12
 
-_FONTS = (
-    "DejaVuSans.ttf",
-    "DejaVuSans-Bold.ttf",
-    "DejaVuSans-Oblique.ttf",
-    "DejaVuSerif.ttf",
-    "DejaVuSerif-Bold.ttf",
-    "DejaVuSansMono.ttf",
-    "STIXGeneral.ttf",
-    "STIXGeneralBol.ttf",
-    "cmr10.ttf",
-    "cmss10.ttf",
-)
 _TITLES = (
     "Application Form",
     "Customer Registration",
@@ -383,20 +372,6 @@ def _blend_ink(image: np.ndarray, ink: np.ndarray, x: int, y: int, colour, rng) 
 # --------------------------------------------------------------------------- printed form
 
 
-@functools.lru_cache(maxsize=1)
-def _font_dir() -> Path:
-    """Return matplotlib's directory of bundled TrueType fonts."""
-    import matplotlib
-
-    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-
-
-@functools.lru_cache(maxsize=256)
-def _font(name: str, size: int) -> ImageFont.FreeTypeFont:
-    """Return a cached Pillow font."""
-    return ImageFont.truetype(str(_font_dir() / name), max(8, int(size)))
-
-
 def _label(rng: np.random.Generator, index: int) -> str:
     """A printed field label, usually holding printed digits (not ground truth)."""
     name = str(rng.choice(_LABELS))
@@ -562,19 +537,21 @@ class _Print:
     height: int
     margin: int
     text_px: float
-    body: str
-    heading: str
+    body: Path
+    heading: Path
     black: tuple[int, int, int]
     paper: tuple[int, int, int]
 
     def text(self, xy, text: str, size: float, heading: bool = False, fill=None) -> None:
         """Draw ``text`` with its top-left at ``xy``."""
-        font = _font(self.heading if heading else self.body, size)
+        font = load_font(self.heading if heading else self.body, size)
         self.draw.text(xy, text, font=font, fill=self.black if fill is None else fill)
 
     def length(self, text: str, size: float, heading: bool = False) -> float:
         """Width in px of ``text`` as :meth:`text` would draw it."""
-        return self.draw.textlength(text, font=_font(self.heading if heading else self.body, size))
+        return self.draw.textlength(
+            text, font=load_font(self.heading if heading else self.body, size)
+        )
 
 
 def _draw_header(style: _Print, rng, scale: float, line_w: int) -> int:
@@ -709,7 +686,8 @@ def _compose_form(pool, rng, size, scale: float, n_fields: tuple[int, int], h_ra
     width, height = size
     paper = _paper_colour(rng)
     page = Image.new("RGB", (width, height), paper)
-    body, heading = (str(f) for f in rng.choice(_FONTS, 2))
+    fonts = font_files()
+    body, heading = (fonts[i] for i in rng.choice(len(fonts), 2))
     style = _Print(
         draw=ImageDraw.Draw(page),
         width=width,

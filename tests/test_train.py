@@ -11,25 +11,15 @@ from formreader.cli import main
 SMALL_RUN_ACCURACY = 0.90
 
 
+def run_train(mnist_path, out, *options):
+    args = ["train", "--mnist", str(mnist_path), "--out", str(out), *options]
+    return CliRunner().invoke(main, args)
+
+
 @pytest.mark.slow
 def test_train_small_subset_then_eval(tmp_path, mnist_path):
     out = tmp_path / "model"
-    result = CliRunner().invoke(
-        main,
-        [
-            "train",
-            "--mnist",
-            str(mnist_path),
-            "--out",
-            str(out),
-            "--epochs",
-            "4",
-            "--limit",
-            "4000",
-            "--seed",
-            "1",
-        ],
-    )
+    result = run_train(mnist_path, out, "--epochs", "4", "--limit", "4000", "--seed", "1")
     assert result.exit_code == 0, result.output
     assert result.stderr.count("epoch ") >= 2  # one progress line per epoch
     for name in ("digits.keras", "digits.tflite", "model_card.json", "curves.png"):
@@ -47,22 +37,7 @@ def test_train_small_subset_then_eval(tmp_path, mnist_path):
 
 def test_train_mlp_runs(tmp_path, mnist_path):
     out = tmp_path / "mlp"
-    result = CliRunner().invoke(
-        main,
-        [
-            "train",
-            "--mnist",
-            str(mnist_path),
-            "--out",
-            str(out),
-            "--epochs",
-            "1",
-            "--limit",
-            "1000",
-            "--arch",
-            "mlp",
-        ],
-    )
+    result = run_train(mnist_path, out, "--epochs", "1", "--limit", "1000", "--arch", "mlp")
     assert result.exit_code == 0, result.output
     assert (out / "digits.tflite").is_file()
 
