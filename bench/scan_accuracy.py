@@ -95,8 +95,8 @@ def run_formreader(folder: Path, out: Path, extra: list[str]):
     predictions: dict[int, list] = {}
     with open(out, newline="") as fh:
         for row in csv.DictReader(fh):
-            if row["status"] == "error":
-                continue
+            if not row["text"]:
+                continue  # error rows, pages without handwriting
             index = int(Path(row["file"]).stem.split("_")[1])
             box = tuple(int(row[k]) for k in "xywh")
             predictions.setdefault(index, []).append((row["text"], box))

@@ -28,6 +28,8 @@ WIDE_PENALTY = 6.0
 WIDE_FROM = 1.1
 #: Crops the gate finds less digit-like than this are not candidates (and not classified).
 MIN_DIGITNESS = 0.02
+#: A wide component read whole with this gate and class probability is one digit, not cut.
+WHOLE_DIGITNESS, WHOLE_PROBABILITY = 0.9, 0.95
 #: Fields whose digits the gate finds, on average, less digit-like than this are dropped.
 MIN_FIELD_DIGITNESS = 0.8
 #: Fields less tall than this share of the page's typical field height are print or noise.
@@ -118,6 +120,37 @@ def best_reading(fld: segment.Field, probs: dict[tuple[int, int], tuple[np.ndarr
     return chosen[::-1]
 
 
+def _span(box) -> tuple[int, int, int, int, int]:
+    """``(x0, x1, y0, y1, area)`` of a component's box row."""
+    x, y, w, h, area = (int(v) for v in box)
+    return x, x + w, y, y + h, area
+
+
+def _score(classifier, ink: np.ndarray, labels_img: np.ndarray, runs: list[list]) -> list:
+    """Class probabilities and gate probability of each run of atoms, in one batch per model.
+
+    ``None`` for runs that cannot be digits (blank, or the cheap gate rules them out first;
+    the digit model only sees the rest).
+    """
+    crops, index = [], []
+    for i, atoms in enumerate(runs):
+        crop, _ = segment.segment_crop(ink, labels_img, atoms)
+        try:
+            crops.append(normalize_digit(crop, ink_is_dark=False))
+        except BlankImageError:
+            continue
+        index.append(i)
+    results: list = [None] * len(runs)
+    if not crops:
+        return results
+    batch = np.stack(crops)
+    digitness = classifier.digit_likelihood(batch)
+    plausible = np.flatnonzero(digitness >= MIN_DIGITNESS)
+    for k, p in zip(plausible, classifier.predict(batch[plausible]), strict=True):
+        results[index[k]] = (p, float(digitness[k]))
+    return results
+
+
 def _to_original(box, matrix: np.ndarray, shape) -> tuple[int, int, int, int]:
     x, y, w, h = box
     corners = np.array([[x, y], [x + w, y], [x, y + h], [x + w, y + h]], dtype=np.float64)
@@ -137,38 +170,44 @@ def read_page(image: np.ndarray, classifier) -> list[FieldReading]:
     image : ndarray
         uint8 gray or BGR page.
     classifier : DigitClassifier
-        Called once for all digit candidates of the page.
+        Called twice, each time with one batch: wide components read whole, then every
+        candidate segment of every field.
     """
     if image.ndim not in (2, 3) or image.dtype != np.uint8:
         raise ValueError(f"expected a uint8 gray or BGR image, got {image.dtype} {image.shape}")
     page = preprocess.clean_page(image)
     labels_img, boxes = segment.find_components(page.strokes)
     members = segment.candidate_components(boxes, page.strokes.shape)
-    fields = [
-        segment.field_atoms(labels_img, boxes, group)
-        for group in segment.group_fields(boxes, members)
+    groups = segment.group_fields(boxes, members)
+    heights = [segment.field_height(boxes, group) for group in groups]
+    # First pass: wide components read whole; those read confidently as one digit stay whole.
+    wide = [
+        (label, height)
+        for group, height in zip(groups, heights, strict=True)
+        for label in group
+        if segment.is_wide(boxes[label], height)
     ]
-    crops, keys = [], []
-    for index, fld in enumerate(fields):
-        for start, end in segment.field_segments(fld):
-            crop, _ = segment.segment_crop(page.ink, labels_img, fld.atoms[start:end])
-            try:
-                crops.append(normalize_digit(crop, ink_is_dark=False))
-            except BlankImageError:
-                continue
-            keys.append((index, start, end))
-    if not crops:
-        return []
-    batch = np.stack(crops)
-    # The cheap gate first; the digit model only sees crops that may be digits, and crops
-    # that cannot be digits are not candidates at all.
-    digitness = classifier.digit_likelihood(batch)
-    plausible = np.flatnonzero(digitness >= MIN_DIGITNESS)
-    probabilities = classifier.predict(batch[plausible])
+    whole = [[segment.Atom(label, *_span(boxes[label]))] for label, _ in wide]
+    scored = _score(classifier, page.ink, labels_img, whole)
+    keep_whole = frozenset(
+        label
+        for (label, height), result in zip(wide, scored, strict=True)
+        if result is not None
+        and result[1] >= WHOLE_DIGITNESS
+        and float(result[0].max()) >= WHOLE_PROBABILITY
+        and boxes[label][2] <= segment.MAX_SEGMENT_WIDTH * height
+    )
+    fields = [
+        segment.field_atoms(labels_img, boxes, group, height, keep_whole)
+        for group, height in zip(groups, heights, strict=True)
+    ]
+    # Second pass: every candidate segment of every field, in one batch.
+    keys = [(i, s, e) for i, fld in enumerate(fields) for s, e in segment.field_segments(fld)]
+    scored = _score(classifier, page.ink, labels_img, [fields[i].atoms[s:e] for i, s, e in keys])
     per_field: list[dict] = [{} for _ in fields]
-    for i, p in zip(plausible, probabilities, strict=True):
-        index, start, end = keys[i]
-        per_field[index][(start, end)] = (p, float(digitness[i]))
+    for (index, start, end), result in zip(keys, scored, strict=True):
+        if result is not None:
+            per_field[index][(start, end)] = result
     found = []
     for fld, probs in zip(fields, per_field, strict=True):
         chosen = best_reading(fld, probs)

@@ -195,9 +195,11 @@ def cut_columns(mask: np.ndarray, height: float) -> list[int]:
     return sorted(chosen)
 
 
-def field_atoms(labels_img: np.ndarray, boxes: np.ndarray, members: list[int]) -> Field:
-    """Cut the field's wide components into atoms; atoms sorted by their left edge."""
-    # A digit's height includes the pieces stacked above or below it (a 5's cap).
+def field_height(boxes: np.ndarray, members: list[int]) -> float:
+    """The digit height of a field: the median height of its tall stacks of pieces.
+
+    A digit's height includes the pieces stacked above or below it (a 5's cap).
+    """
     stacks = []
     for m in members:
         x, _, w, _, _ = boxes[m]
@@ -211,11 +213,29 @@ def field_atoms(labels_img: np.ndarray, boxes: np.ndarray, members: list[int]) -
             max(boxes[o][1] + boxes[o][3] for o in above) - min(boxes[o][1] for o in above)
         )
     tallest = max(stacks)
-    height = float(np.median([h for h in stacks if h >= 0.5 * tallest]))
+    return float(np.median([h for h in stacks if h >= 0.5 * tallest]))
+
+
+def is_wide(box, height: float) -> bool:
+    """Whether a component is wide enough to hold more than one digit."""
+    return box[2] > CUT_ABOVE_WIDTH * height
+
+
+def field_atoms(
+    labels_img: np.ndarray,
+    boxes: np.ndarray,
+    members: list[int],
+    height: float,
+    keep_whole: frozenset[int] = frozenset(),
+) -> Field:
+    """Cut the field's wide components into atoms; atoms sorted by their centres.
+
+    Components in ``keep_whole`` (read confidently as one digit) are not cut.
+    """
     atoms: list[Atom] = []
     for label in members:
         x, y, w, h, area = (int(v) for v in boxes[label])
-        if w <= CUT_ABOVE_WIDTH * height:
+        if not is_wide(boxes[label], height) or label in keep_whole:
             atoms.append(Atom(label, x, x + w, y, y + h, area))
             continue
         mask = labels_img[y : y + h, x : x + w] == label
