@@ -9,8 +9,12 @@ import numpy as np
 
 #: Long side of the thumbnail on which the paper's brightness is estimated.
 BACKGROUND_THUMBNAIL = 256
-#: Light ink on a dark background covers less than this share of the image.
-MAX_LIGHT_INK_SHARE = 0.4
+#: Share of the bright pixels that survive a wide erosion when they are paper, not ink.
+MIN_PAPER_SURVIVAL = 0.8
+#: Ink covers less than this share of an image; paper covers more.
+MAX_INK_SHARE = 0.4
+#: That erosion, in thumbnail pixels: wider than pen strokes, narrower than squared-paper cells.
+PAPER_EROSION = 7
 #: Darkness (of the flattened page, paper = 255) below which a pixel is ink, clipped Otsu.
 MIN_INK_THRESHOLD, MAX_INK_THRESHOLD = 110, 205
 #: Skew angles beyond this are not corrected (the page is then probably not a form).
@@ -58,17 +62,21 @@ def flatten_illumination(gray: np.ndarray) -> np.ndarray:
     """Divide by the estimated paper brightness so paper is ~255 everywhere, ink keeps contrast.
 
     Light ink on a dark background is inverted first, so the result is always dark ink on light.
-    Light ink is considered only when bright pixels are a minority (a photographed page on a
-    dark table is mostly bright paper); it is chosen when it leaves less ink on a thumbnail,
-    because the wrong polarity turns the whole background into ink.
+    Light ink is considered when the bright pixels of a thumbnail are a minority and do not
+    survive an erosion wider than a stroke (a photographed page on a dark table keeps its broad
+    bright paper); it is chosen when it leaves less ink, since the wrong polarity turns the
+    background into ink.
     """
     height, width = gray.shape
     scale = min(1.0, BACKGROUND_THUMBNAIL / max(height, width))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    inverted = 255 - small
-    otsu, bright = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    if np.count_nonzero(bright) < MAX_LIGHT_INK_SHARE * bright.size:
+    _, bright = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    kernel = np.ones((PAPER_EROSION, PAPER_EROSION), np.uint8)
+    share = np.count_nonzero(bright) / bright.size
+    survives = np.count_nonzero(cv2.erode(bright, kernel)) / max(1, np.count_nonzero(bright))
+    if share < MAX_INK_SHARE and survives < MIN_PAPER_SURVIVAL:
+        inverted = 255 - small
         ink_dark = np.count_nonzero(binarize(_divide(small, _paper(small))))
         ink_light = np.count_nonzero(binarize(_divide(inverted, _paper(inverted))))
         if ink_light < ink_dark:

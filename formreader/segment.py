@@ -67,8 +67,11 @@ def find_components(strokes: np.ndarray):
 
 
 def digit_height(boxes: np.ndarray) -> float:
-    """The page's handwritten digit height: a high quantile of plausible component heights."""
-    heights = boxes[:, 3][boxes[:, 4] >= MIN_AREA]
+    """The page's handwritten digit height: a high quantile of the heights of digit-shaped
+    components (not specks, not long thin pieces of rules or table grain)."""
+    width, height, area = boxes[:, 2], boxes[:, 3], boxes[:, 4]
+    shaped = (area >= MIN_AREA) & (width <= 1.5 * height) & (height >= 8)
+    heights = height[shaped]
     if heights.size == 0:
         return 0.0
     return float(np.percentile(heights, 80))
