@@ -1,4 +1,8 @@
-"""Classify normalised 28x28 digits with the exported model, run by LiteRT (no TensorFlow)."""
+"""Classify normalised digits and read normalised strings with the exported models.
+
+Both run by LiteRT (no TensorFlow): the digit CNN with its reject check (gate) on 28x28 crops,
+and the string model (CTC) on whole fields normalised to 32x256.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,17 @@ from pathlib import Path
 import numpy as np
 
 from formreader.exceptions import ModelError
-from formreader.normalize import CANVAS, NORMALIZATION_VERSION
+from formreader.normalize import CANVAS, NORMALIZATION_VERSION, STRIP_HEIGHT, STRIP_WIDTH
 
 log = logging.getLogger(__name__)
 
 TFLITE_NAME = "digits.tflite"
 CARD_NAME = "model_card.json"
 GATE_NAME = "gate.tflite"
+STRINGS_NAME = "strings.tflite"
+#: Longest string the string model is trained for, and the index of the CTC blank.
+MAX_DIGITS = 10
+BLANK = 10
 #: Crops per model call; every call is padded to this size.
 CHUNK = 64
 
@@ -57,25 +65,29 @@ class LiteModel:
             self._interpreter = Interpreter(model_path=str(path), num_threads=threads)
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"cannot load {path}: {exc}") from exc
-        self._input = self._interpreter.get_input_details()[0]["index"]
+        details = self._interpreter.get_input_details()[0]
+        self._input = details["index"]
+        self.image_shape = tuple(int(v) for v in details["shape"][1:3])
         self._output = self._interpreter.get_output_details()[0]["index"]
         self._batch = 0
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        """Model output for a float32 batch ``(n, 28, 28)``.
+        """Model output for a float32 batch ``(n, height, width)``.
 
         Runs in fixed chunks of :data:`CHUNK` so that tensors are allocated once: allocating
         costs more than classifying a whole chunk.
         """
+        if batch.shape[1:] != self.image_shape:
+            raise ValueError(f"expected images of shape {self.image_shape}, got {batch.shape}")
         if self._batch == 0:
-            self._interpreter.resize_tensor_input(self._input, [CHUNK, CANVAS, CANVAS, 1])
+            self._interpreter.resize_tensor_input(self._input, [CHUNK, *self.image_shape, 1])
             with _quiet_stderr_fd():
                 self._interpreter.allocate_tensors()
             self._batch = CHUNK
         outputs = []
         for start in range(0, len(batch), CHUNK):
             chunk = batch[start : start + CHUNK]
-            padded = np.zeros((CHUNK, CANVAS, CANVAS, 1), np.float32)
+            padded = np.zeros((CHUNK, *self.image_shape, 1), np.float32)
             padded[: len(chunk), :, :, 0] = chunk
             self._interpreter.set_tensor(self._input, padded)
             self._interpreter.invoke()
@@ -136,3 +148,53 @@ class DigitClassifier:
         if self._gate is None or len(crops) == 0:
             return np.ones(len(crops), dtype=np.float32)
         return self._gate(crops)[:, 1]
+
+
+def ctc_decode(steps: np.ndarray) -> tuple[str, list[float]]:
+    """Greedy CTC decoding of one string's per-step probabilities ``(steps, 11)``.
+
+    Returns the digits and, per digit, its highest probability over the steps that voted
+    for it.
+    """
+    best = steps.argmax(axis=1)
+    text, confidences = [], []
+    previous = BLANK
+    for step, label in enumerate(best):
+        if label != BLANK:
+            if label != previous:
+                text.append(str(label))
+                confidences.append(float(steps[step, label]))
+            else:
+                confidences[-1] = max(confidences[-1], float(steps[step, label]))
+        previous = label
+    return "".join(text), confidences
+
+
+class StringReader:
+    """The string model: reads whole normalised fields ``(n, 32, 256)`` without cutting them.
+
+    Parameters
+    ----------
+    model_dir : path-like or None
+        A folder holding ``strings.tflite``; ``None`` or a folder without one uses the bundled
+        string model.
+    threads : int
+        LiteRT threads per call.
+    """
+
+    def __init__(self, model_dir: str | os.PathLike | None = None, threads: int = 1):
+        path = Path(model_dir or bundled_model_dir()) / STRINGS_NAME
+        if not path.is_file():
+            path = bundled_model_dir() / STRINGS_NAME
+        self._model = LiteModel(path, threads)
+        if self._model.image_shape != (STRIP_HEIGHT, STRIP_WIDTH):
+            raise ModelError(f"{path} does not take {STRIP_HEIGHT}x{STRIP_WIDTH} strips")
+
+    def read(self, strips: np.ndarray) -> list[tuple[str, list[float]]]:
+        """Digits and per-digit confidences of each normalised strip."""
+        strips = np.asarray(strips, dtype=np.float32)
+        if strips.ndim != 3 or strips.shape[1:] != (STRIP_HEIGHT, STRIP_WIDTH):
+            raise ValueError(f"expected strips of shape (n, 32, 256), got {strips.shape}")
+        if len(strips) == 0:
+            return []
+        return [ctc_decode(steps) for steps in self._model(strips)]

@@ -3,6 +3,8 @@
 Training on user images and every inference path call :func:`normalize_digit`; there is no
 other copy. The recipe is MNIST's own: ink bright on black, tight crop, longer side scaled to
 20 px keeping the aspect ratio, pasted into 28x28 so that the centre of mass is in the middle.
+Whole digit strings for the string model go through :func:`normalize_strip`, which shares the
+polarity, speck and crop steps.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from formreader.exceptions import BlankImageError
 NORMALIZATION_VERSION = 1
 CANVAS = 28
 DIGIT_BOX = 20
+#: Input size of the string model: ink scaled to this height, padded to this width.
+STRIP_HEIGHT = 32
+STRIP_WIDTH = 256
 #: Ink level (after stretching to [0, 1]) that counts as a stroke when cropping.
 INK_THRESHOLD = 0.3
 #: Ink blobs smaller than this fraction of the largest blob are dropped as specks.
@@ -85,6 +90,20 @@ def _drop_specks(ink: np.ndarray) -> np.ndarray:
     return keep[labels]
 
 
+def _ink_crop(image: np.ndarray, ink_is_dark: bool | None) -> np.ndarray:
+    """Ink map of ``image`` without specks, cropped tightly to the strokes."""
+    ink = ink_map(image, ink_is_dark)
+    strokes = _drop_specks(ink)
+    rows = np.flatnonzero(strokes.any(axis=1))
+    cols = np.flatnonzero(strokes.any(axis=0))
+    if rows.size == 0:
+        raise BlankImageError("no ink found: the image is blank or has no contrast")
+    # Keep the soft edges of the strokes, drop everything else (specks, paper texture).
+    keep = cv2.dilate(strokes.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    ink = np.where(keep, ink, 0.0).astype(np.float32)
+    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
 def normalize_digit(image: np.ndarray, ink_is_dark: bool | None = None) -> np.ndarray:
     """Normalise one digit image to a 28x28 MNIST-style float32 array in [0, 1].
 
@@ -105,17 +124,7 @@ def normalize_digit(image: np.ndarray, ink_is_dark: bool | None = None) -> np.nd
     BlankImageError
         When the image holds no ink.
     """
-    ink = ink_map(image, ink_is_dark)
-    strokes = _drop_specks(ink)
-    rows = np.flatnonzero(strokes.any(axis=1))
-    cols = np.flatnonzero(strokes.any(axis=0))
-    if rows.size == 0:
-        raise BlankImageError("no ink found: the image is blank or has no contrast")
-    # Keep the soft edges of the strokes, drop everything else (specks, paper texture).
-    keep = cv2.dilate(strokes.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    ink = np.where(keep, ink, 0.0).astype(np.float32)
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-
+    crop = _ink_crop(image, ink_is_dark)
     height, width = crop.shape
     scale = DIGIT_BOX / max(height, width)
     new_w = min(DIGIT_BOX, max(1, int(round(width * scale))))
@@ -140,4 +149,42 @@ def normalize_batch(images, ink_is_dark: bool | None = None) -> np.ndarray:
     out = np.zeros((len(images), CANVAS, CANVAS), dtype=np.float32)
     for i, image in enumerate(images):
         out[i] = normalize_digit(image, ink_is_dark)
+    return out
+
+
+def normalize_strip(image: np.ndarray, ink_is_dark: bool | None = None) -> np.ndarray:
+    """Normalise a digit string (a field or strip) for the string model.
+
+    The same polarity rule and speck removal as :func:`normalize_digit`; the ink is cropped
+    tightly, scaled to :data:`STRIP_HEIGHT` px keeping the aspect ratio (shrunk further to fit
+    when it would be wider than :data:`STRIP_WIDTH`), centred vertically and left-aligned.
+
+    Returns
+    -------
+    ndarray of shape (STRIP_HEIGHT, STRIP_WIDTH), float32
+        Ink bright on black in [0, 1].
+
+    Raises
+    ------
+    BlankImageError
+        When the image holds no ink.
+    """
+    crop = _ink_crop(image, ink_is_dark)
+    height, width = crop.shape
+    scale = min(STRIP_HEIGHT / height, STRIP_WIDTH / width)
+    new_w = min(STRIP_WIDTH, max(1, int(round(width * scale))))
+    new_h = min(STRIP_HEIGHT, max(1, int(round(height * scale))))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    glyphs = cv2.resize(crop, (new_w, new_h), interpolation=interpolation)
+    out = np.zeros((STRIP_HEIGHT, STRIP_WIDTH), dtype=np.float32)
+    top = (STRIP_HEIGHT - new_h) // 2
+    out[top : top + new_h, :new_w] = np.clip(glyphs / max(float(glyphs.max()), 1e-6), 0.0, 1.0)
+    return out
+
+
+def normalize_strips(images, ink_is_dark: bool | None = None) -> np.ndarray:
+    """Normalise a sequence of strip images into an ``(n, STRIP_HEIGHT, STRIP_WIDTH)`` array."""
+    out = np.zeros((len(images), STRIP_HEIGHT, STRIP_WIDTH), dtype=np.float32)
+    for i, image in enumerate(images):
+        out[i] = normalize_strip(image, ink_is_dark)
     return out

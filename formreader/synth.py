@@ -1018,8 +1018,42 @@ def _ink_colour(rng, dark_ink: bool, colour: bool) -> np.ndarray:
 
 def make_strip(pool: DigitPool, rng: np.random.Generator) -> Page:
     """A captcha-like strip of 4-8 digits with overlaps, strike-throughs and speckles."""
-    text = _random_text(rng, 4, 8)
-    h = rng.uniform(28, 75)
+    return _strip(pool, rng, _random_text(rng, 4, 8), h=rng.uniform(28, 75), frames=False)
+
+
+def make_string(pool: DigitPool, rng: np.random.Generator, lengths=(1, 10)) -> Page:
+    """A training or benchmark sample for the string model: one field of 1-10 digits.
+
+    Like :func:`make_strip`, and a third of the time written on an underline, in a box or in
+    comb cells, or on ruled paper; digit heights 16-90 px.
+    """
+    text = _random_text(rng, *lengths)
+    return _strip(pool, rng, text, h=rng.uniform(16, 90), frames=rng.random() < 0.35)
+
+
+def _frame(rng, shape, band, boxes, width: int) -> np.ndarray:
+    """Underline, box, comb cells or ruling around the ink in ``band`` (float32 mask)."""
+    mask = np.zeros(shape, np.uint8)
+    x0, y0, x1, y1 = band
+    pad = int((y1 - y0) * rng.uniform(0.05, 0.3))
+    left, top, right, bottom = x0 - pad, y0 - pad, x1 + pad, y1 + pad
+    style = rng.integers(4)
+    if style == 0:
+        cv2.line(mask, (left, bottom), (right, bottom), 255, width)
+    elif style in (1, 2):
+        cv2.rectangle(mask, (left, top), (right, bottom), 255, width)
+        if style == 2:
+            for (ax, _, aw, _), (bx, _, _, _) in zip(boxes, boxes[1:], strict=False):
+                wall = x0 + (ax + aw + bx) // 2
+                cv2.line(mask, (wall, top), (wall, bottom), 255, width)
+    else:
+        step = (y1 - y0) * rng.uniform(0.5, 1.2)
+        for y in np.arange(rng.uniform(0, step), shape[0], step):
+            cv2.line(mask, (0, int(y)), (shape[1], int(y)), 255, max(1, width // 2))
+    return mask.astype(np.float32) / 255
+
+
+def _strip(pool: DigitPool, rng: np.random.Generator, text: str, h: float, frames: bool) -> Page:
     touching = rng.uniform(0.3, 0.5)
     gaps = np.where(
         rng.random(len(text) - 1) < touching,
@@ -1027,7 +1061,7 @@ def make_strip(pool: DigitPool, rng: np.random.Generator) -> Page:
         rng.uniform(0.02, 0.35, len(text) - 1) * h,
     )
     thickness = rng.uniform(-0.25, 0.3) * _MNIST_STROKE * h
-    ink, _ = render_digits(
+    ink, boxes = render_digits(
         pool, text, rng, height=h, thickness=thickness, gap=gaps, slant=rng.uniform(-0.35, 0.35)
     )
     mx, my = (int(h * v) for v in rng.uniform(0.15, 0.7, 2))
@@ -1035,7 +1069,11 @@ def make_strip(pool: DigitPool, rng: np.random.Generator) -> Page:
     canvas[my : my + ink.shape[0], mx : mx + ink.shape[1]] = ink
     extra = np.zeros_like(canvas)
     band = (mx, my, mx + ink.shape[1], my + ink.shape[0])
-    for _ in range(rng.choice([0, 1, 2, 3], p=[0.15, 0.5, 0.25, 0.1])):
+    if frames:
+        width = max(1, int(round(h * rng.uniform(0.02, 0.06))))
+        np.maximum(extra, _frame(rng, canvas.shape, band, boxes, width), out=extra)
+    strikes = rng.choice([0, 1, 2, 3], p=[0.15, 0.5, 0.25, 0.1] if not frames else [0.7, 0.3, 0, 0])
+    for _ in range(strikes):
         width = max(1, int(round(h * rng.uniform(0.02, 0.07))))
         np.maximum(extra, _strike(rng, canvas.shape, band, width), out=extra)
     dots = (extra * 255).astype(np.uint8)

@@ -1,0 +1,262 @@
+"""Train the string model: a CNN that looks along a whole digit string, 1-D convolutions and CTC.
+
+The model reads a field or strip without cutting it into digits. It is trained on synthetic
+strings of MNIST *training* digits (:func:`formreader.synth.make_string`: 1-10 digits, touching
+and overlapping, slanted, thick and thin pens, rules, boxes, comb cells, strike-throughs,
+specks, textured and coloured paper, both polarities), each put through
+:func:`formreader.normalize.normalize_strip`, the function inference uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from formreader.classify import BLANK, MAX_DIGITS, ctc_decode
+from formreader.normalize import NORMALIZATION_VERSION, STRIP_HEIGHT, STRIP_WIDTH, normalize_strip
+from formreader.train import (
+    TrainResult,
+    _schedule,
+    _update_card,
+    _write_history,
+    export_tflite,
+    load_mnist,
+    mnist_path,
+)
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+log = logging.getLogger(__name__)
+
+# ---- constants -------------------------------------------------------------------------------
+STRING_SAMPLES = 40_000
+STRING_VALIDATION = 2_000
+STRING_BATCH = 64
+STRING_LEARNING_RATE = 2e-3
+STRING_PATIENCE = 4
+STRING_KERAS_NAME = "strings.keras"
+STRING_TFLITE_NAME = "strings.tflite"
+_CHUNK = 500
+
+
+def _make_chunk(args) -> tuple[np.ndarray, np.ndarray]:
+    """Worker: ``count`` normalised synthetic strings and their padded labels."""
+    from formreader import synth
+
+    images, labels, seed, start, count = args
+    pool = synth.DigitPool(images, labels)
+    x = np.zeros((count, STRIP_HEIGHT, STRIP_WIDTH), np.uint8)
+    y = np.full((count, MAX_DIGITS), -1, np.int32)
+    for i in range(count):
+        page = synth.make_string(pool, np.random.default_rng([seed, start + i]))
+        text = page.fields[0].text
+        x[i] = np.round(normalize_strip(page.image) * 255)
+        y[i, : len(text)] = [int(c) for c in text]
+    return x, y
+
+
+def synthetic_strings(
+    digits: np.ndarray, labels: np.ndarray, n: int, seed: int, workers: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Make ``n`` normalised strings (uint8 ``(n, 32, 256)``) and labels (``(n, 10)``, -1 pads).
+
+    String ``i`` depends only on ``(seed, i)``, whatever the number of workers.
+    """
+    jobs = [(digits, labels, seed, start, min(_CHUNK, n - start)) for start in range(0, n, _CHUNK)]
+    if workers <= 1:
+        parts = [_make_chunk(job) for job in jobs]
+    else:
+        with ProcessPoolExecutor(workers) as executor:
+            parts = list(executor.map(_make_chunk, jobs))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def build_string_model():
+    """CNN over the strip (height pooled away, 64 steps along it), dilated 1-D convs, softmax.
+
+    Output ``(batch, 64, 11)``: per step the probability of each digit and of the CTC blank
+    (index 10).
+    """
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(STRIP_HEIGHT, STRIP_WIDTH, 1), name="strip")
+    x = inputs
+    for filters, pool in ((16, (2, 2)), (32, (2, 2)), (64, (2, 1)), (96, (2, 1))):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
+        x = layers.ReLU()(x)
+        x = layers.MaxPooling2D(pool)(x)
+    # (2, 64, 96) -> 64 steps of 192 features.
+    x = layers.Permute((2, 1, 3))(x)
+    x = layers.Reshape((STRIP_WIDTH // 4, (STRIP_HEIGHT // 16) * 96))(x)
+    x = layers.Dense(128, activation="relu")(x)
+    for dilation in (1, 2, 4):
+        y = layers.Conv1D(128, 3, padding="same", dilation_rate=dilation, use_bias=False)(x)
+        y = layers.BatchNormalization(momentum=0.9)(y)
+        y = layers.ReLU()(y)
+        x = layers.Add()([x, y])
+    x = layers.Dropout(0.25)(x)
+    outputs = layers.Dense(BLANK + 1, activation="softmax", name="steps")(x)
+    return keras.Model(inputs, outputs, name="formreader_strings")
+
+
+def ctc_loss(y_true, y_pred):
+    """CTC loss of padded labels (-1 after the last digit) against per-step probabilities."""
+    import tensorflow as tf
+
+    labels = tf.cast(y_true, tf.int32)
+    label_length = tf.reduce_sum(tf.cast(labels >= 0, tf.int32), axis=1)
+    steps = tf.fill([tf.shape(y_pred)[0]], tf.shape(y_pred)[1])
+    return tf.nn.ctc_loss(
+        tf.maximum(labels, 0),
+        tf.math.log(y_pred + 1e-7),
+        label_length,
+        steps,
+        logits_time_major=False,
+        blank_index=BLANK,
+    )
+
+
+def exact_accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Share of strings whose greedy CTC reading equals the label exactly."""
+    right = 0
+    for steps, label in zip(probabilities, labels, strict=True):
+        text, _ = ctc_decode(steps)
+        right += text == "".join(str(d) for d in label if d >= 0)
+    return right / max(1, len(labels))
+
+
+def train_strings(
+    out_dir: str | os.PathLike,
+    mnist: str | os.PathLike | None = None,
+    *,
+    epochs: int = 12,
+    samples: int = STRING_SAMPLES,
+    seed: int = 0,
+    workers: int | None = None,
+    echo=print,
+) -> TrainResult:
+    """Train the string model on synthetic strings of MNIST training digits.
+
+    Writes ``strings.keras``, ``strings.tflite``, ``strings_history.csv``,
+    ``strings_curves.png`` and a ``strings`` section in the folder's model card. The generated
+    strings are cached in ``synthetic_strings.npz`` in ``out_dir`` and reused by a run with the
+    same ``samples`` and ``seed``.
+    """
+    import keras
+    import tensorflow as tf
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(seed)
+    (x_train, y_train), (x_test, y_test) = load_mnist(mnist)
+    cache = out_dir / "synthetic_strings.npz"
+    n_val = min(STRING_VALIDATION, samples // 10)
+    cached = None
+    if cache.is_file():
+        with np.load(cache) as data:
+            if data["meta"].tolist() == [samples, seed]:
+                cached = data["x"], data["y"], data["x_test"], data["y_test"]
+    if cached:
+        x, y, x_test_s, y_test_s = cached
+    else:
+        started = time.perf_counter()
+        workers = workers or os.cpu_count() or 1
+        x, y = synthetic_strings(x_train, y_train, samples, seed, workers)
+        x_test_s, y_test_s = synthetic_strings(x_test, y_test, n_val, seed + 1, workers)
+        np.savez(cache, x=x, y=y, x_test=x_test_s, y_test=y_test_s, meta=[samples, seed])
+        echo(f"made {samples + n_val} synthetic strings in {time.perf_counter() - started:.0f}s")
+
+    x_fit, y_fit = x[n_val:], y[n_val:]
+    x_val = x[:n_val].astype(np.float32)[..., None] / 255
+    y_val = y[:n_val]
+    x_seen = x_fit[:n_val].astype(np.float32)[..., None] / 255
+
+    def scale(images, labels):
+        return tf.cast(images, tf.float32)[..., None] / 255.0, labels
+
+    data = (
+        tf.data.Dataset.from_tensor_slices((x_fit, y_fit))
+        .shuffle(len(x_fit), seed=seed)
+        .batch(STRING_BATCH)
+        .map(scale)
+        .prefetch(2)
+    )
+    steps = math.ceil(len(x_fit) / STRING_BATCH)
+    model = build_string_model()
+    model.compile(
+        optimizer=keras.optimizers.Adam(_schedule(epochs, steps, STRING_LEARNING_RATE)),
+        loss=ctc_loss,
+    )
+    keras_path = out_dir / STRING_KERAS_NAME
+    history: list[dict] = []
+    best, stale = -1.0, 0
+    started = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        logs = model.fit(data, epochs=1, verbose=0).history
+        val_prob = model.predict(x_val, batch_size=256, verbose=0)
+        val_loss = float(np.mean(ctc_loss(y_val, val_prob)))
+        val_accuracy = exact_accuracy(val_prob, y_val)
+        seen = model.predict(x_seen, batch_size=256, verbose=0)
+        row = {
+            "epoch": epoch,
+            "loss": float(logs["loss"][-1]),
+            "val_loss": val_loss,
+            "accuracy": exact_accuracy(seen, y_fit[:n_val]),
+            "val_accuracy": val_accuracy,
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        history.append(row)
+        echo(
+            f"epoch {epoch}/{epochs}  loss={row['loss']:.4f} exact={row['accuracy']:.4f}"
+            f"  val_loss={val_loss:.4f} val_exact={val_accuracy:.4f}  {row['seconds']:.0f}s"
+        )
+        if val_accuracy > best:
+            best, stale = val_accuracy, 0
+            model.save(keras_path)
+        else:
+            stale += 1
+            if stale >= STRING_PATIENCE:
+                break
+    model = keras.models.load_model(keras_path, compile=False, safe_mode=True)
+    export_tflite(model, out_dir / STRING_TFLITE_NAME)
+    _write_history(history, out_dir, prefix="strings_")
+    test_accuracy = exact_accuracy(
+        model.predict(x_test_s.astype(np.float32)[..., None] / 255, batch_size=256, verbose=0),
+        y_test_s,
+    )
+    params = int(model.count_params())
+    seconds_per_epoch = (time.perf_counter() - started) / len(history)
+    _update_card(
+        out_dir,
+        {
+            "strings": {
+                "task": "whole digit strings (1-10 digits), CTC greedy decoding",
+                "parameters": params,
+                "input": [STRIP_HEIGHT, STRIP_WIDTH],
+                "data": {
+                    "source": mnist_path(mnist) or "keras.datasets.mnist",
+                    "train_strings": int(len(x_fit)),
+                    "validation_strings": int(n_val),
+                    "generator": "formreader.synth.make_string on MNIST training digits",
+                },
+                "epochs_run": len(history),
+                "seconds_per_epoch": round(seconds_per_epoch, 1),
+                "validation_exact": round(best, 5),
+                "test_exact_on_mnist_test_digits": round(test_accuracy, 5),
+                "normalization_version": NORMALIZATION_VERSION,
+                "file": STRING_TFLITE_NAME,
+                "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            }
+        },
+    )
+    log.info("wrote %s", out_dir)
+    return TrainResult(out_dir, best, test_accuracy, params, seconds_per_epoch)
