@@ -6,8 +6,10 @@ whitelist, sparse text mode) reads the same files in the same run as a reference
 
     python bench/scan_accuracy.py --mnist ../shared/data/mnist.npz --pages 40
 
-Prints, per kind: field accuracy (whole field exact), character accuracy, spurious digits per
-page, pages per second.
+Prints, per kind and reader (``--readers digits,string,both``: the segmenting digit path, the
+string model, both with disagreement flagged): field accuracy (whole field exact), character
+accuracy, spurious digits per page, how many fields went through unflagged (status ``ok``) and
+how many of those were right, pages per second.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ def overlap(a, b) -> float:
 
 
 def score(pages, predictions):
-    """Field accuracy, character accuracy, spurious digits per page, wrong fields listed."""
-    fields = exact = chars = good_chars = spurious = 0
+    """Field accuracy, character accuracy, spurious digits per page, unflagged fields and the
+    share of them that are right, wrong fields listed."""
+    fields = exact = chars = good_chars = spurious = unflagged = unflagged_right = 0
     misses = []
     for index, page in enumerate(pages):
         found = predictions.get(index, [])
@@ -61,18 +64,29 @@ def score(pages, predictions):
                 for k, (text, box) in enumerate(found)
                 if k not in used and overlap(truth.box, box) > 0.3
             ]
-            text = ""
+            text, status = "", ""
             if candidates:
                 _, k = max(candidates)
                 used.add(k)
-                text = found[k][0]
+                text, _, status = found[k]
             exact += text == truth.text
+            unflagged += status == "ok"
+            unflagged_right += status == "ok" and text == truth.text
             good_chars += max(0, len(truth.text) - edit_distance(text, truth.text))
             if text != truth.text:
                 misses.append((index, truth.text, text))
-        spurious += sum(len(text) for k, (text, _) in enumerate(found) if k not in used)
+        spurious += sum(len(found[k][0]) for k in range(len(found)) if k not in used)
     n = max(1, len(pages))
-    return exact / max(1, fields), good_chars / max(1, chars), spurious / n, misses
+    ok_share = unflagged / max(1, fields)
+    ok_right = unflagged_right / max(1, unflagged)
+    return (
+        exact / max(1, fields),
+        good_chars / max(1, chars),
+        spurious / n,
+        ok_share,
+        ok_right,
+        misses,
+    )
 
 
 def run_formreader(folder: Path, out: Path, extra: list[str]):
@@ -99,7 +113,7 @@ def run_formreader(folder: Path, out: Path, extra: list[str]):
                 continue  # error rows, pages without handwriting
             index = int(Path(row["file"]).stem.split("_")[1])
             box = tuple(int(row[k]) for k in "xywh")
-            predictions.setdefault(index, []).append((row["text"], box))
+            predictions.setdefault(index, []).append((row["text"], box, row["status"]))
     return predictions, seconds
 
 
@@ -138,7 +152,7 @@ def run_tesseract(files: list[Path]):
             x1 = max(w[0] + w[2] for w in words)
             y1 = max(w[1] + w[3] for w in words)
             text = "".join(w[4] for w in sorted(words))
-            found.append((text, (x0, y0, x1 - x0, y1 - y0)))
+            found.append((text, (x0, y0, x1 - x0, y1 - y0), ""))
         predictions[index] = found
     return predictions, time.perf_counter() - started
 
@@ -153,13 +167,14 @@ def main() -> int:
     parser.add_argument("--keep", help="keep the generated pages and CSVs in this folder")
     parser.add_argument("--show-misses", action="store_true")
     parser.add_argument("--model", help="model folder for formreader (default: bundled)")
+    parser.add_argument("--readers", default="both", help="formreader --reader values to run")
     args = parser.parse_args()
     extra = ["--model", args.model] if args.model else []
     use_tesseract = not args.no_tesseract and shutil.which("tesseract")
     pool = synth.DigitPool.from_npz(args.mnist, "test")
     work = Path(args.keep or tempfile.mkdtemp(prefix="formreader-bench-"))
     header = f"{'kind':<8}{'reader':<12}{'fields':>7}{'field acc':>10}{'char acc':>10}"
-    header += f"{'spurious/page':>15}{'pages/s':>9}"
+    header += f"{'spurious/page':>15}{'unflagged':>10}{'of them right':>14}{'pages/s':>9}"
     print(header)
     for k, kind in enumerate(args.kinds.split(",")):
         pages = synth.make_pages(kind, args.pages, pool, seed=args.seed + k)
@@ -170,20 +185,22 @@ def main() -> int:
             path = folder / f"{kind}_{index:04d}.png"
             cv2.imwrite(str(path), page.image)
             files.append(path)
-        readers = ["formreader"] + (["tesseract"] if use_tesseract else [])
+        readers = args.readers.split(",") + (["tesseract"] if use_tesseract else [])
         for name in readers:
-            if name == "formreader":
-                predictions, seconds = run_formreader(folder, work / f"{kind}.csv", extra)
+            if name != "tesseract":
+                out = work / f"{kind}-{name}.csv"
+                predictions, seconds = run_formreader(folder, out, [*extra, "--reader", name])
             else:
                 predictions, seconds = run_tesseract(files)
-            field_acc, char_acc, spurious, misses = score(pages, predictions)
+            field_acc, char_acc, spurious, ok_share, ok_right, misses = score(pages, predictions)
             n_fields = sum(len(p.fields) for p in pages)
+            flagged = f"{ok_share:>10.3f}{ok_right:>14.3f}" if name != "tesseract" else " " * 24
             print(
                 f"{kind:<8}{name:<12}{n_fields:>7}{field_acc:>10.3f}{char_acc:>10.3f}"
-                f"{spurious:>15.2f}{len(pages) / seconds:>9.2f}",
+                f"{spurious:>15.2f}{flagged}{len(pages) / seconds:>9.2f}",
                 flush=True,
             )
-            if args.show_misses and name == "formreader":
+            if args.show_misses and name != "tesseract":
                 for index, truth, text in misses:
                     print(f"    page {index}: expected {truth!r}, read {text!r}")
     if not args.keep:

@@ -331,21 +331,20 @@ def _cumulative(stats: pstats.Stats, file: str, name: str) -> float | None:
 
 def profile(args, pool, work: Path) -> None:
     """Part 4: a cProfile of ``read_page`` by stage on form and strip pages."""
-    from formreader.classify import DigitClassifier
     from formreader.io import load_pages
-    from formreader.pipeline import read_page
+    from formreader.pipeline import Readers, read_page
 
-    classifier = DigitClassifier(args.model)
+    readers = Readers.load(args.model, args.reader)
     n = args.profile_pages
     for k, kind in enumerate(("form", "strip")):
         pages = synth.make_pages(kind, n + 1, pool, seed=args.seed + 300 + k)
         warm, *files = write_pages(pages, work / "profile", kind)
-        read_page(load_pages(warm)[0], classifier)  # untimed: first call allocates tensors
+        read_page(load_pages(warm)[0], readers)  # untimed: first call allocates tensors
 
         def run(files=files):
             for path in files:
                 for image in load_pages(path):
-                    read_page(image, classifier)
+                    read_page(image, readers)
 
         started = time.perf_counter()
         run()
@@ -397,6 +396,7 @@ def main() -> int:
     parser.add_argument("--no-tesseract", action="store_true")
     parser.add_argument("--keep", help="keep the generated pages and CSVs in this folder")
     parser.add_argument("--model", help="model folder for formreader (default: bundled)")
+    parser.add_argument("--reader", default="both", help="formreader --reader")
     args = parser.parse_args()
     use_tesseract = not args.no_tesseract and bool(shutil.which("tesseract"))
     pool = synth.DigitPool.from_npz(args.mnist, "test")

@@ -104,6 +104,17 @@ def _ink_crop(image: np.ndarray, ink_is_dark: bool | None) -> np.ndarray:
     return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
+def _fit_ink(crop: np.ndarray, max_height: int, max_width: int) -> np.ndarray:
+    """Scale cropped ink to fit ``max_height`` x ``max_width`` keeping the aspect ratio, peak 1."""
+    height, width = crop.shape
+    scale = min(max_height / height, max_width / width)
+    new_w = min(max_width, max(1, int(round(width * scale))))
+    new_h = min(max_height, max(1, int(round(height * scale))))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    glyph = cv2.resize(crop, (new_w, new_h), interpolation=interpolation)
+    return np.clip(glyph / max(float(glyph.max()), 1e-6), 0.0, 1.0)
+
+
 def normalize_digit(image: np.ndarray, ink_is_dark: bool | None = None) -> np.ndarray:
     """Normalise one digit image to a 28x28 MNIST-style float32 array in [0, 1].
 
@@ -124,15 +135,8 @@ def normalize_digit(image: np.ndarray, ink_is_dark: bool | None = None) -> np.nd
     BlankImageError
         When the image holds no ink.
     """
-    crop = _ink_crop(image, ink_is_dark)
-    height, width = crop.shape
-    scale = DIGIT_BOX / max(height, width)
-    new_w = min(DIGIT_BOX, max(1, int(round(width * scale))))
-    new_h = min(DIGIT_BOX, max(1, int(round(height * scale))))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    glyph = cv2.resize(crop, (new_w, new_h), interpolation=interpolation)
-    glyph = np.clip(glyph / max(float(glyph.max()), 1e-6), 0.0, 1.0)
-
+    glyph = _fit_ink(_ink_crop(image, ink_is_dark), DIGIT_BOX, DIGIT_BOX)
+    new_h, new_w = glyph.shape
     total = float(glyph.sum())
     cy = float((glyph.sum(axis=1) * np.arange(new_h)).sum() / total)
     cx = float((glyph.sum(axis=0) * np.arange(new_w)).sum() / total)
@@ -146,10 +150,8 @@ def normalize_digit(image: np.ndarray, ink_is_dark: bool | None = None) -> np.nd
 
 def normalize_batch(images, ink_is_dark: bool | None = None) -> np.ndarray:
     """Normalise a sequence of digit images into an ``(n, 28, 28)`` float32 array."""
-    out = np.zeros((len(images), CANVAS, CANVAS), dtype=np.float32)
-    for i, image in enumerate(images):
-        out[i] = normalize_digit(image, ink_is_dark)
-    return out
+    out = [normalize_digit(image, ink_is_dark) for image in images]
+    return np.stack(out) if out else np.zeros((0, CANVAS, CANVAS), np.float32)
 
 
 def normalize_strip(image: np.ndarray, ink_is_dark: bool | None = None) -> np.ndarray:
@@ -169,22 +171,15 @@ def normalize_strip(image: np.ndarray, ink_is_dark: bool | None = None) -> np.nd
     BlankImageError
         When the image holds no ink.
     """
-    crop = _ink_crop(image, ink_is_dark)
-    height, width = crop.shape
-    scale = min(STRIP_HEIGHT / height, STRIP_WIDTH / width)
-    new_w = min(STRIP_WIDTH, max(1, int(round(width * scale))))
-    new_h = min(STRIP_HEIGHT, max(1, int(round(height * scale))))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    glyphs = cv2.resize(crop, (new_w, new_h), interpolation=interpolation)
+    glyphs = _fit_ink(_ink_crop(image, ink_is_dark), STRIP_HEIGHT, STRIP_WIDTH)
+    new_h, new_w = glyphs.shape
     out = np.zeros((STRIP_HEIGHT, STRIP_WIDTH), dtype=np.float32)
     top = (STRIP_HEIGHT - new_h) // 2
-    out[top : top + new_h, :new_w] = np.clip(glyphs / max(float(glyphs.max()), 1e-6), 0.0, 1.0)
+    out[top : top + new_h, :new_w] = glyphs
     return out
 
 
 def normalize_strips(images, ink_is_dark: bool | None = None) -> np.ndarray:
     """Normalise a sequence of strip images into an ``(n, STRIP_HEIGHT, STRIP_WIDTH)`` array."""
-    out = np.zeros((len(images), STRIP_HEIGHT, STRIP_WIDTH), dtype=np.float32)
-    for i, image in enumerate(images):
-        out[i] = normalize_strip(image, ink_is_dark)
-    return out
+    out = [normalize_strip(image, ink_is_dark) for image in images]
+    return np.stack(out) if out else np.zeros((0, STRIP_HEIGHT, STRIP_WIDTH), np.float32)

@@ -16,7 +16,8 @@ def draw_overlay(image: np.ndarray, readings, review_below: float) -> np.ndarray
     scale = max(0.5, max(canvas.shape[:2]) / 1600)
     for index, reading in enumerate(readings, start=1):
         x, y, w, h = reading.box
-        colour = OK_COLOUR if reading.confidence >= review_below else REVIEW_COLOUR
+        ok = reading.confidence >= review_below and not reading.doubt
+        colour = OK_COLOUR if ok else REVIEW_COLOUR
         cv2.rectangle(canvas, (x, y), (x + w, y + h), colour, max(1, round(2 * scale)))
         label = f"{index}: {reading.text} ({reading.confidence:.2f})"
         cv2.putText(

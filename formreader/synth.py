@@ -1016,6 +1016,18 @@ def _ink_colour(rng, dark_ink: bool, colour: bool) -> np.ndarray:
     return _pen_colour(rng) if colour else np.full(3, rng.uniform(0, 90))
 
 
+def _develop(image, light, colour: bool, rng, blur: float, noise: float, quality: int):
+    """Blur, light, noise up to ``noise``, gray (unless ``colour``) and, a third of the time,
+    JPEG of quality 50 to ``quality``: the last steps of strips and singles."""
+    image = cv2.GaussianBlur(image, (0, 0), blur)
+    image = _finish(image, light, rng.uniform(1, noise), rng)
+    if not colour:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if rng.random() < 0.3:
+        image = _jpeg(image, rng.integers(50, quality))
+    return image
+
+
 def make_strip(pool: DigitPool, rng: np.random.Generator) -> Page:
     """A captcha-like strip of 4-8 digits with overlaps, strike-throughs and speckles."""
     return _strip(pool, rng, _random_text(rng, 4, 8), h=rng.uniform(28, 75), frames=False)
@@ -1098,12 +1110,8 @@ def _strip(pool: DigitPool, rng: np.random.Generator, text: str, h: float, frame
         [(canvas, digit_colour), (extra, line_colour)],
         rng,
     )
-    image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.3, 0.9))
-    image = _finish(image, np.ones((nh, nw), np.float32), rng.uniform(1, 10), rng)
-    if not colour:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    if rng.random() < 0.3:
-        image = _jpeg(image, rng.integers(50, 90))
+    blur = rng.uniform(0.3, 0.9)
+    image = _develop(image, np.ones((nh, nw), np.float32), colour, rng, blur, 10, 90)
     points = _ink_points(canvas, 0, 0)
     return Page("strip", image, [Field(text, _box_of(points, np.eye(3), image.shape))])
 
@@ -1157,13 +1165,9 @@ def make_single(pool: DigitPool, rng: np.random.Generator) -> Page:
         layers = [(_ruling(rng, (ch, cw), h) * rng.uniform(0.3, 0.7), ruling)]
         layers.append((canvas, _ink_colour(rng, True, colour)))
     image = _compose_ink(background, layers, rng)
-    image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.3, 1.2))
+    blur = rng.uniform(0.3, 1.2)
     light = _ramp(rng, (ch, cw), 1.0 if mnist_like else rng.uniform(0.75, 1))
-    image = _finish(image, light, rng.uniform(1, 8), rng)
-    if not colour:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    if rng.random() < 0.3:
-        image = _jpeg(image, rng.integers(50, 95))
+    image = _develop(image, light, colour, rng, blur, 8, 95)
     points = _ink_points(canvas, 0, 0)
     return Page("single", image, [Field(text, _box_of(points, np.eye(3), image.shape))])
 

@@ -138,7 +138,7 @@ def train_strings(
     out_dir: str | os.PathLike,
     mnist: str | os.PathLike | None = None,
     *,
-    epochs: int = 12,
+    epochs: int = 8,
     samples: int = STRING_SAMPLES,
     seed: int = 0,
     workers: int | None = None,

@@ -133,11 +133,12 @@ def test_review_threshold_flags_fields(mnist_test, tmp_path):
     x, y = mnist_test
     four, nine = x[np.flatnonzero(y == 4)[0]], x[np.flatnonzero(y == 9)[0]]
     path = write_image(tmp_path / "doubtful.png", ink_on_paper([np.maximum(four, nine)]))
-    run_scan(path, "--out", tmp_path / "r.csv", "--quiet")
+    run_scan(path, "--out", tmp_path / "r.csv", "--reader", "digits", "--quiet")
     confidence = float(read_rows(tmp_path / "r.csv")[0]["confidence"])
     assert 0.2 < confidence < 0.95
     for threshold, status in ((confidence, "ok"), (confidence + 0.001, "review")):
-        result = run_scan(path, "--out", tmp_path / "r.csv", "--review-below", threshold, "-q")
+        options = ("--review-below", threshold, "--reader", "digits", "-q")
+        result = run_scan(path, "--out", tmp_path / "r.csv", *options)
         assert result.exit_code == 0
         row = read_rows(tmp_path / "r.csv")[0]
         assert row["status"] == status
@@ -178,3 +179,45 @@ def test_parallel_workers_give_the_same_output(pool, tmp_path):
     assert outputs[0] == outputs[1]
     files = [row["file"].rsplit("/", 1)[-1] for row in csv.DictReader(io.StringIO(outputs[0]))]
     assert files == sorted(files) and set(files) == {f"p{n}.png" for n in (0, 1, 2, 3, 9)}
+
+
+def touching_strips(pool, n):
+    """``n`` strips of 5-7 MNIST test digits that touch or overlap, dark ink on white paper."""
+    strips = []
+    for seed in range(n):
+        rng = np.random.default_rng([99, seed])
+        text = "".join(str(d) for d in rng.integers(0, 10, rng.integers(5, 8)))
+        gaps = -rng.uniform(0.0, 0.2, len(text) - 1) * 60
+        ink, _ = synth.render_digits(pool, text, rng, height=60, gap=gaps, slant=0.1)
+        page = np.full((ink.shape[0] + 80, ink.shape[1] + 80), 255, np.uint8)
+        page[40:-40, 40:-40] = np.round(255 * (1 - ink)).astype(np.uint8)
+        strips.append((text, page))
+    return strips
+
+
+def test_string_reader_reads_touching_digits_and_both_flags_disagreement(pool, tmp_path):
+    folder = tmp_path / "strips"
+    folder.mkdir()
+    truth = {}
+    for i, (text, page) in enumerate(touching_strips(pool, 8)):
+        write_image(folder / f"strip{i}.png", page)
+        truth[f"strip{i}.png"] = text
+    read = {}
+    for reader in ("digits", "string", "both"):
+        out = tmp_path / f"{reader}.csv"
+        result = run_scan(folder, "--out", out, "--reader", reader, "--quiet")
+        assert result.exit_code == 0, result.output
+        rows = read_rows(out)
+        assert len(rows) == len(truth)  # one field per strip
+        read[reader] = {Path(r["file"]).name: r for r in rows}
+    string_right = sum(read["string"][f]["text"] == t for f, t in truth.items())
+    assert string_right >= 7
+    for name, row in read["both"].items():
+        digits, string = read["digits"][name]["text"], read["string"][name]["text"]
+        assert row["text"] in (digits, string)
+        if digits != string:
+            assert row["status"] == "review"
+            assert f"digits {digits or '-'} (" in row["message"]
+            assert f"string {string or '-'} (" in row["message"]
+        if row["status"] == "ok":
+            assert row["text"] == truth[name]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from formreader.exceptions import BlankImageError
-from formreader.normalize import normalize_batch, normalize_digit
+from formreader.normalize import normalize_batch, normalize_digit, normalize_strip
 
 
 def rectangle(height, width, canvas=(40, 40), ink=255, paper=0, at=(5, 7)):
@@ -95,3 +95,30 @@ def test_mnist_digits_stay_mnist_like(mnist_test):
     out = normalize_batch(images[:200], ink_is_dark=False)
     assert out.shape == (200, 28, 28)
     assert np.abs(out - images[:200] / 255.0).mean() < 0.08
+
+
+# ---- normalize_strip: the string model's input -----------------------------------------------
+
+
+def test_strip_scaled_to_32_high_and_left_aligned():
+    out = normalize_strip(rectangle(10, 40, canvas=(30, 60), ink=0, paper=255))
+    expected = np.zeros((32, 256), np.float32)
+    expected[:, :128] = 1.0
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_very_wide_strip_is_shrunk_to_fit_and_centred_vertically():
+    out = normalize_strip(rectangle(10, 1000, canvas=(20, 1010), at=(5, 5)))
+    expected = np.zeros((32, 256), np.float32)
+    expected[14:17, :] = 1.0  # 10 px * 256/1000 = 3 px high, (32 - 3) // 2 = 14
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+
+
+def test_strip_polarity_and_specks_follow_the_digit_rules():
+    dark = rectangle(12, 30, canvas=(40, 80), ink=0, paper=255)
+    dark[35, 75] = 0  # a speck far from the strokes
+    light = rectangle(12, 30, canvas=(40, 80))
+    np.testing.assert_array_equal(normalize_strip(dark), normalize_strip(light))
+    with pytest.raises(BlankImageError):
+        normalize_strip(np.full((20, 60), 200, np.uint8))

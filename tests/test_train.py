@@ -1,10 +1,13 @@
 """Training for real on a small MNIST subset, then evaluating the result."""
 
 import csv
+import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from formreader.classify import StringReader
 from formreader.cli import main
 
 #: Stated floor for 4,000 images x 4 epochs, measured on held-out MNIST test digits.
@@ -48,3 +51,17 @@ def test_train_with_bad_mnist_file_fails_clearly(tmp_path):
     result = CliRunner().invoke(main, ["train", "--mnist", str(bad), "--out", str(tmp_path / "m")])
     assert result.exit_code == 2
     assert "cannot read MNIST" in result.stderr
+
+
+def test_train_string_model_writes_its_files_beside_the_digits(tmp_path, mnist_path):
+    out = tmp_path / "model"
+    result = run_train(mnist_path, out, "--arch", "crnn", "--epochs", "1", "--limit", "300")
+    assert result.exit_code == 0, result.output
+    assert "made 330 synthetic strings" in result.stderr
+    assert result.stderr.count("epoch ") == 1
+    for name in ("strings.keras", "strings.tflite", "strings_history.csv", "strings_curves.png"):
+        assert (out / name).stat().st_size > 0, name
+    card = json.loads((out / "model_card.json").read_text())["strings"]
+    assert card["data"]["train_strings"] == 270 and card["input"] == [32, 256]
+    readings = StringReader(out).read(np.zeros((2, 32, 256), np.float32))
+    assert len(readings) == 2 and all(text.isdigit() or text == "" for text, _ in readings)

@@ -1,0 +1,68 @@
+"""The string model on its own: exact accuracy on generated strings, and strips per second.
+
+Strings are made by ``formreader.synth.make_string`` from MNIST *test* digits (the model was
+trained on strings of training digits), normalised with ``normalize_strip`` and read by the
+exported model through LiteRT, exactly as ``scan`` and ``read`` do.
+
+    python bench/string_model.py --mnist ../shared/data/mnist.npz --strings 1000
+
+Prints exact-string accuracy by length (1-10 digits), then strips/s at batch 64 for the model
+alone and with normalisation, on 1 and 2 threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from formreader import synth
+from formreader.classify import CHUNK, StringReader
+from formreader.normalize import normalize_strips
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mnist", required=True)
+    parser.add_argument("--strings", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=4242)
+    parser.add_argument("--model", help="model folder (default: bundled)")
+    args = parser.parse_args()
+    pool = synth.DigitPool.from_npz(args.mnist, "test")
+    pages = [
+        synth.make_string(pool, np.random.default_rng([args.seed, i])) for i in range(args.strings)
+    ]
+    images = [p.image for p in pages]
+    truth = [p.fields[0].text for p in pages]
+    reader = StringReader(args.model, threads=2)
+    strips = normalize_strips(images)
+    readings = [text for text, _ in reader.read(strips)]
+    right = np.array([a == b for a, b in zip(readings, truth, strict=True)])
+    lengths = np.array([len(t) for t in truth])
+    print(f"exact strings: {right.mean():.3f} of {len(truth)}")
+    for n in range(1, 11):
+        if (lengths == n).any():
+            print(f"  {n:>2} digits: {right[lengths == n].mean():.3f} ({(lengths == n).sum()})")
+    batch = strips[:CHUNK]
+    for threads in (1, 2):
+        model = StringReader(args.model, threads=threads)
+        model.read(batch)  # allocate tensors
+        started, calls = time.perf_counter(), 0
+        while time.perf_counter() - started < 3:
+            model.read(batch)
+            calls += 1
+        alone = calls * len(batch) / (time.perf_counter() - started)
+        started = time.perf_counter()
+        model.read(normalize_strips(images[: 4 * CHUNK]))
+        with_norm = 4 * CHUNK / (time.perf_counter() - started)
+        print(
+            f"threads={threads}: {alone:,.0f} strips/s (model, batch {CHUNK}),"
+            f" {with_norm:,.0f} strips/s with normalisation"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

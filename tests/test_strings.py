@@ -1,0 +1,43 @@
+"""The string model's pieces: CTC decoding and how the two readers' readings are joined."""
+
+import numpy as np
+
+from formreader.classify import BLANK, ctc_decode
+from formreader.pipeline import FieldReading, _join
+
+
+def steps_for(labels, high=0.9):
+    """Per-step probabilities whose argmax is ``labels`` (BLANK for the blank)."""
+    steps = np.full((len(labels), BLANK + 1), (1 - high) / BLANK, np.float32)
+    steps[np.arange(len(labels)), labels] = high
+    return steps
+
+
+def test_ctc_decode_collapses_repeats_and_drops_blanks():
+    steps = steps_for([BLANK, 1, 1, BLANK, 1, 2, 2, BLANK, 0])
+    steps[2, 1] = 0.95  # the second step of the first "1" is surer
+    text, confidences = ctc_decode(steps)
+    assert text == "1120"
+    np.testing.assert_allclose(confidences, [0.95, 0.9, 0.9, 0.9])
+
+
+def test_ctc_decode_of_all_blanks_is_empty():
+    assert ctc_decode(steps_for([BLANK] * 5)) == ("", [])
+
+
+def test_readers_that_agree_keep_the_surer_confidence_per_digit():
+    digits = FieldReading("42", [0.7, 0.99], (0, 0, 10, 10))
+    string = FieldReading("42", [0.95, 0.6], (0, 0, 12, 10))
+    joined = _join(digits, string)
+    assert (joined.text, joined.digit_confidences, joined.doubt) == ("42", [0.95, 0.99], "")
+    assert joined.box == digits.box
+
+
+def test_readers_that_disagree_give_the_surer_reading_and_a_doubt():
+    digits = FieldReading("421", [0.9, 0.99, 0.5], (0, 0, 10, 10))
+    string = FieldReading("47", [0.8, 0.7], (0, 0, 12, 10))
+    joined = _join(digits, string)
+    assert joined.text == "47"  # lowest digit 0.7 beats 0.5
+    assert joined.doubt == "readers disagree: digits 421 (0.50), string 47 (0.70)"
+    empty = _join(FieldReading("", [], (0, 0, 1, 1)), string)
+    assert empty.text == "47" and "digits - (0.00)" in empty.doubt
