@@ -20,6 +20,16 @@ def _fail(exc: FormreaderError):
     sys.exit(exc.exit_code)
 
 
+_reader_option = click.option(
+    "--reader",
+    type=click.Choice(["digits", "string", "both"]),
+    default="both",
+    show_default=True,
+    help="Read fields by cutting them into digits, whole with the string model, or both "
+    "(fields the two read differently are flagged 'review' with both readings).",
+)
+
+
 @click.group(
     epilog="""\b
 Examples:
@@ -71,8 +81,16 @@ def main(verbose: bool) -> None:
     show_default="number of cores",
     help="Read files in this many parallel processes (output order does not change).",
 )
+@_reader_option
+@click.option(
+    "--export-crops",
+    "export_dir",
+    type=click.Path(file_okay=False),
+    help="Write every digit crop into DIR/<predicted digit>/ and list them in DIR/crops.csv; "
+    "move wrong ones to the right folder, then `formreader train --data DIR`.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def scan(inputs, out, model, review_below, debug_dir, workers, quiet):
+def scan(inputs, out, model, review_below, debug_dir, workers, reader, export_dir, quiet):
     """Find and read the handwritten fields of every page in INPUTS (files or folders).
 
     \b
@@ -85,34 +103,42 @@ def scan(inputs, out, model, review_below, debug_dir, workers, quiet):
     """
     from tqdm import tqdm
 
-    from formreader.classify import DigitClassifier
     from formreader.io import find_inputs
-    from formreader.output import CsvWriter, atomic_text
+    from formreader.output import CsvWriter, atomic_text, crop_rows, write_crops_csv
+    from formreader.pipeline import Readers
     from formreader.pipeline import scan as scan_inputs
 
     try:
-        DigitClassifier(model)  # fail early, before any file, when the model is unusable
+        Readers.load(model, reader)  # fail early, before any file, when a model is unusable
     except FormreaderError as exc:
         _fail(exc)
     files = find_inputs(list(inputs))
     if not files:
         raise click.UsageError("no image files found in the given inputs")
-    failed = fields = 0
+    failed = fields = flagged = 0
+    crops: list[list] = []
     progress = tqdm(total=len(files), unit="file", disable=quiet or not sys.stderr.isatty())
     with atomic_text(out) as stream:
         writer = CsvWriter(stream)
-        for records in scan_inputs(files, model, review_below, debug_dir, workers):
+        batch = scan_inputs(files, model, review_below, debug_dir, workers, reader, export_dir)
+        for records in batch:
             writer.write(records)
+            crops += crop_rows(records)
             errors = [r for r in records if r.status == "error"]
             for record in errors:
                 click.echo(f"formreader: error: {record.message}", err=True)
             failed += bool(errors)
-            fields += sum(r.status != "error" for r in records)
+            fields += sum(r.status != "error" and r.field > 0 for r in records)
+            flagged += sum(r.status == "review" for r in records)
             progress.update(1)
     progress.close()
+    if export_dir:
+        write_crops_csv(os.path.join(export_dir, "crops.csv"), crops)
     if not quiet:
         click.echo(
-            f"{len(files)} file(s), {fields} field(s) read, {failed} file(s) failed", err=True
+            f"{len(files)} file(s), {fields} field(s) read, {flagged} to review,"
+            f" {failed} file(s) failed",
+            err=True,
         )
     sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)
 
@@ -124,22 +150,23 @@ def scan(inputs, out, model, review_below, debug_dir, workers, quiet):
     type=click.Path(exists=True, file_okay=False),
     help="Model folder from `formreader train` (default: the bundled model).",
 )
-def read(images, model):
+@_reader_option
+def read(images, model, reader):
     """Read one digit or one digit string from each of IMAGES; CSV on stdout.
 
     \b
-    Prints file,text,confidence (confidence = the lowest digit probability).
+    Prints file,text,confidence (confidence = the lowest digit probability); images whose
+    readers disagree are also named on stderr.
     Example:
       formreader read digit.png amount.jpg
     """
     import csv
 
-    from formreader.classify import DigitClassifier
     from formreader.io import load_pages
-    from formreader.pipeline import read_image
+    from formreader.pipeline import Readers, read_image
 
     try:
-        classifier = DigitClassifier(model)
+        readers = Readers.load(model, reader)
     except FormreaderError as exc:
         _fail(exc)
     writer = csv.writer(sys.stdout, lineterminator="\n")
@@ -147,7 +174,7 @@ def read(images, model):
     failed = False
     for name in images:
         try:
-            reading = read_image(load_pages(name)[0], classifier)
+            reading = read_image(load_pages(name)[0], readers)
         except Exception as exc:  # one bad image must not stop the others
             log.debug("reading %s failed", name, exc_info=True)
             kind = "" if isinstance(exc, FormreaderError | ValueError) else "internal error: "
@@ -156,6 +183,8 @@ def read(images, model):
             writer.writerow([name, "", ""])
             failed = True
             continue
+        if reading.doubt:
+            click.echo(f"formreader: review: {name}: {reading.doubt}", err=True)
         writer.writerow([name, reading.text, f"{reading.confidence:.4f}"])
     sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)
 
@@ -177,19 +206,41 @@ def read(images, model):
 @click.option(
     "--epochs",
     type=click.IntRange(1),
-    help="Maximum epochs (early stopping may end sooner).  [default: 20; gate: 5]",
+    help="Maximum epochs (early stopping may end sooner).  [default: 20; gate: 5; crnn: 8]",
 )
 @click.option(
     "--arch",
-    type=click.Choice(["cnn", "mlp", "gate"]),
+    type=click.Choice(["cnn", "mlp", "gate", "crnn"]),
     default="cnn",
     show_default=True,
-    help="Digit classifier (cnn, or the mlp baseline), or the gate: the reject check that "
-    "tells handwritten digits from print, rules and specks (added to the --out folder).",
+    help="Digit classifier (cnn, or the mlp baseline); the gate: the reject check that "
+    "tells handwritten digits from print, rules and specks; or crnn: the string model that "
+    "reads whole fields (gate and crnn are added to the --out folder).",
+)
+@click.option(
+    "--data",
+    type=click.Path(exists=True),
+    help="Fine-tune on your own digits: digit folders 0/ ... 9/ (as --export-crops writes) "
+    "or a CSV file,label of digit-string images.",
+)
+@click.option(
+    "--from",
+    "start_from",
+    type=click.Path(exists=True, file_okay=False),
+    help="With --data: model folder to start from (default: the bundled model).",
+)
+@click.option(
+    "--no-mnist",
+    is_flag=True,
+    help="With --data: train a new CNN on your digits only (no MNIST replay).",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--limit", type=click.IntRange(100), help="Use only the first N training images.")
-def train(mnist, out_dir, epochs, arch, seed, limit):
+@click.option(
+    "--limit",
+    type=click.IntRange(100),
+    help="Use only the first N training images (crnn: make N synthetic strings).",
+)
+def train(mnist, out_dir, epochs, arch, data, start_from, no_mnist, seed, limit):
     """Train a digit model (or the gate) on MNIST and export it for `scan` and `read`.
 
     \b
@@ -197,14 +248,52 @@ def train(mnist, out_dir, epochs, arch, seed, limit):
     Example:
       formreader train --mnist mnist.npz --out models/cnn --epochs 20
       formreader train --mnist mnist.npz --out models/cnn --arch gate
+      formreader train --mnist mnist.npz --out models/cnn --arch crnn
+      formreader train --data crops/ --mnist mnist.npz --out models/mine
       formreader scan pages/ --out results.csv --model models/cnn
     """
     from formreader.train import train as train_digits
     from formreader.train import train_gate
 
     echo = lambda line: click.echo(line, err=True)  # noqa: E731
+    if data:
+        from formreader.retrain import retrain
+
+        if arch != "cnn":
+            raise click.UsageError("--data fine-tunes the digit CNN; leave out --arch")
+        try:
+            result = retrain(
+                data,
+                out_dir,
+                mnist,
+                start_from=start_from,
+                use_mnist=not no_mnist,
+                epochs=epochs,
+                seed=seed,
+                echo=echo,
+            )
+        except FormreaderError as exc:
+            _fail(exc)
+        click.echo(f"held-out accuracy before={result.user_before:.4f}")
+        click.echo(f"held-out accuracy after={result.user_after:.4f}")
+        if result.mnist_after is not None:
+            click.echo(f"MNIST test accuracy before={result.mnist_before:.4f}")
+            click.echo(f"MNIST test accuracy after={result.mnist_after:.4f}")
+        click.echo(f"wrote {result.out_dir}")
+        return
     try:
-        if arch == "gate":
+        if arch == "crnn":
+            from formreader.train_strings import STRING_SAMPLES, train_strings
+
+            result = train_strings(
+                out_dir,
+                mnist,
+                epochs=epochs or 8,
+                samples=limit or STRING_SAMPLES,
+                seed=seed,
+                echo=echo,
+            )
+        elif arch == "gate":
             result = train_gate(
                 out_dir, mnist, epochs=epochs or 5, seed=seed, limit=limit, echo=echo
             )
@@ -214,8 +303,9 @@ def train(mnist, out_dir, epochs, arch, seed, limit):
             )
     except FormreaderError as exc:
         _fail(exc)
-    click.echo(f"validation accuracy={result.val_accuracy:.4f}")
-    click.echo(f"test accuracy={result.test_accuracy:.4f}")
+    what = "exact strings" if arch == "crnn" else "accuracy"
+    click.echo(f"validation {what}={result.val_accuracy:.4f}")
+    click.echo(f"test {what}={result.test_accuracy:.4f}")
     click.echo(f"wrote {result.out_dir}")
 
 

@@ -81,3 +81,23 @@ class CsvWriter:
         for record in records:
             self._writer.writerow(record_row(record))
         self._stream.flush()
+
+
+CROP_COLUMNS = ["file", "page", "field", "index", "predicted", "confidence", "crop"]
+
+
+def crop_rows(records: list[Record]) -> list[list]:
+    """Rows of ``crops.csv`` (one per exported digit crop) for some records."""
+    return [
+        [r.file, r.page, r.field, index, predicted, f"{confidence:.4f}", path]
+        for r in records
+        for index, predicted, confidence, path in r.crops
+    ]
+
+
+def write_crops_csv(path: str | os.PathLike, rows: list[list]) -> None:
+    """Write ``crops.csv`` atomically."""
+    with atomic_text(path) as stream:
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(CROP_COLUMNS)
+        writer.writerows(rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -14,7 +14,7 @@ import numpy as np
 from formreader import preprocess, segment
 from formreader.exceptions import BlankImageError, FormreaderError
 from formreader.io import load_pages
-from formreader.normalize import normalize_digit
+from formreader.normalize import normalize_digit, normalize_strip
 from formreader.overlay import save_overlay
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,19 @@ MIN_RELATIVE_FIELD_HEIGHT = 0.5
 DIGIT_COST = 1.0
 #: Cost of leaving a piece of ink unread, per digit-sized amount of ink.
 SKIP_COST = 6.0
+#: Which readers read each field: the segmenting digit path, the string model, or both.
+READERS = ("digits", "string", "both")
+
+
+@dataclass
+class DigitPiece:
+    """One digit as the digit path read it: box in the input image's pixels, label,
+    probability and the normalised 28x28 crop the classifier saw."""
+
+    box: tuple[int, int, int, int]
+    label: int
+    confidence: float
+    image: np.ndarray
 
 
 @dataclass
@@ -47,10 +60,41 @@ class FieldReading:
     text: str
     digit_confidences: list[float]
     box: tuple[int, int, int, int]
+    #: Why the field needs a human look although its confidence is high (readers disagree).
+    doubt: str = ""
+    #: What the digit path read, one piece per digit (kept whichever reading is reported).
+    pieces: list[DigitPiece] = field(default_factory=list, repr=False)
 
     @property
     def confidence(self) -> float:
         return min(self.digit_confidences) if self.digit_confidences else 0.0
+
+
+@dataclass
+class Readers:
+    """The models that read a page, and whose reading counts (one of :data:`READERS`).
+
+    ``strings`` (the string model) is needed unless ``reader`` is ``"digits"``; the digit
+    classifier always finds the fields.
+    """
+
+    classifier: object
+    strings: object = None
+    reader: str = "both"
+
+    def __post_init__(self):
+        if self.reader not in READERS:
+            raise ValueError(f"reader must be one of {READERS}, got {self.reader!r}")
+        if self.reader != "digits" and self.strings is None:
+            raise ValueError(f"reader {self.reader!r} needs the string model")
+
+    @classmethod
+    def load(cls, model_dir=None, reader: str = "both") -> Readers:
+        """The models of ``model_dir`` (``None``: the bundled ones) for ``reader``."""
+        from formreader.classify import DigitClassifier, StringReader
+
+        strings = StringReader(model_dir) if reader != "digits" else None
+        return cls(DigitClassifier(model_dir), strings, reader)
 
 
 @dataclass
@@ -66,6 +110,8 @@ class Record:
     box: tuple[int, int, int, int] | None = None
     status: str = "ok"
     message: str = ""
+    #: Digit crops written by ``--export-crops``: ``(index, predicted, confidence, path)``.
+    crops: list[tuple[int, str, float, str]] = field(default_factory=list)
 
 
 def _segment_score(
@@ -87,7 +133,8 @@ def best_reading(fld: segment.Field, probs: dict[tuple[int, int], tuple[np.ndarr
     """Dynamic programme over the field's atoms: which runs are digits, which ink is noise.
 
     ``probs`` maps a segment ``(start, end)`` to its class probabilities and the gate's
-    probability that it is one handwritten digit. Returns the chosen segments in order.
+    probability that it is one handwritten digit (and its crop). Returns the chosen segments
+    in order.
     """
     n = len(fld.atoms)
     digit_area = 0.12 * fld.height**2
@@ -106,7 +153,7 @@ def best_reading(fld: segment.Field, probs: dict[tuple[int, int], tuple[np.ndarr
             scored = probs.get((start, end))
             if scored is None or best[start] == -math.inf:
                 continue
-            p, digitness = scored
+            p, digitness = scored[:2]
             score = best[start] + _segment_score(fld, start, end, float(p.max()), digitness)
             if score > best[end]:
                 best[end], back[end] = score, (start, True)
@@ -127,7 +174,8 @@ def _span(box) -> tuple[int, int, int, int, int]:
 
 
 def _score(classifier, ink: np.ndarray, labels_img: np.ndarray, runs: list[list]) -> list:
-    """Class probabilities and gate probability of each run of atoms, in one batch per model.
+    """Class probabilities, gate probability and normalised crop of each run of atoms, in one
+    batch per model.
 
     ``None`` for runs that cannot be digits (blank, or the cheap gate rules them out first;
     the digit model only sees the rest).
@@ -147,7 +195,7 @@ def _score(classifier, ink: np.ndarray, labels_img: np.ndarray, runs: list[list]
     digitness = classifier.digit_likelihood(batch)
     plausible = np.flatnonzero(digitness >= MIN_DIGITNESS)
     for k, p in zip(plausible, classifier.predict(batch[plausible]), strict=True):
-        results[index[k]] = (p, float(digitness[k]))
+        results[index[k]] = (p, float(digitness[k]), batch[k])
     return results
 
 
@@ -162,19 +210,50 @@ def _to_original(box, matrix: np.ndarray, shape) -> tuple[int, int, int, int]:
     return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
 
 
-def read_page(image: np.ndarray, classifier) -> list[FieldReading]:
+def _field_box(atoms, fld: segment.Field, page, shape) -> tuple[int, int, int, int]:
+    box = segment.Field(atoms=atoms, height=fld.height).box
+    return _to_original(box, page.to_original, shape)
+
+
+def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
+    """One field read by both readers: agreement stands, disagreement goes to review.
+
+    When the readings agree each digit gets the higher of its two confidences; otherwise
+    the reading with the higher lowest-digit confidence wins and ``doubt`` names both.
+    """
+    if digits.text == string.text:
+        confidences = [
+            max(a, b)
+            for a, b in zip(digits.digit_confidences, string.digit_confidences, strict=True)
+        ]
+        return FieldReading(digits.text, confidences, digits.box, pieces=digits.pieces)
+    winner = string if string.confidence > digits.confidence else digits
+    doubt = (
+        f"readers disagree: digits {digits.text or '-'} ({digits.confidence:.2f}),"
+        f" string {string.text or '-'} ({string.confidence:.2f})"
+    )
+    return FieldReading(
+        winner.text, winner.digit_confidences, winner.box, doubt, pieces=digits.pieces
+    )
+
+
+def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     """Read every handwritten field of one page, in reading order.
 
     Parameters
     ----------
     image : ndarray
         uint8 gray or BGR page.
-    classifier : DigitClassifier
-        Called twice, each time with one batch: wide components read whole, then every
-        candidate segment of every field.
+    readers : Readers
+        The digit classifier finds the fields and reads their digits; it is called twice,
+        each time with one batch: wide components read whole, then every candidate segment of
+        every field. The string model (unless ``readers.reader`` is ``"digits"``) reads each
+        field whole, in one batch; with ``"both"`` a field the two read differently carries
+        a ``doubt``.
     """
     if image.ndim not in (2, 3) or image.dtype != np.uint8:
         raise ValueError(f"expected a uint8 gray or BGR image, got {image.dtype} {image.shape}")
+    classifier = readers.classifier
     page = preprocess.clean_page(image)
     labels_img, boxes = segment.find_components(page.strokes)
     members = segment.candidate_components(boxes, page.strokes.shape)
@@ -215,25 +294,61 @@ def read_page(image: np.ndarray, classifier) -> list[FieldReading]:
             continue  # nothing, or print / rules rather than handwriting
         digits = [probs[s][0] for s in chosen]
         atoms = [a for s, e in chosen for a in fld.atoms[s:e]]
-        box = segment.Field(atoms=atoms, height=fld.height).box
         reading = FieldReading(
             text="".join(str(int(p.argmax())) for p in digits),
             digit_confidences=[round(float(p.max()), 4) for p in digits],
-            box=_to_original(box, page.to_original, image.shape),
+            box=_field_box(atoms, fld, page, image.shape),
+            pieces=[
+                DigitPiece(
+                    box=_field_box(fld.atoms[s:e], fld, page, image.shape),
+                    label=int(probs[s, e][0].argmax()),
+                    confidence=float(probs[s, e][0].max()),
+                    image=probs[s, e][2],
+                )
+                for s, e in chosen
+            ],
         )
-        found.append((fld.height, reading))
+        found.append((fld, reading))
     if not found:
         return []
     # Print that passed the gate (thin letters read as 1s) is much smaller than the page's
     # handwriting: judge each field's height against the typical field, weighted by digits.
-    heights = np.repeat([h for h, _ in found], [len(r.text) for _, r in found])
+    heights = np.repeat([f.height for f, _ in found], [len(r.text) for _, r in found])
     typical = float(np.median(heights))
-    return [r for h, r in found if h >= MIN_RELATIVE_FIELD_HEIGHT * typical]
+    found = [(f, r) for f, r in found if f.height >= MIN_RELATIVE_FIELD_HEIGHT * typical]
+    if readers.reader == "digits":
+        return [r for _, r in found]
+    strings = _read_strings(readers.strings, page, labels_img, found, image.shape)
+    if readers.reader == "both":
+        return [r if s is None else _join(r, s) for (_, r), s in zip(found, strings, strict=True)]
+    return [
+        r if s is None else replace(s, pieces=r.pieces)
+        for (_, r), s in zip(found, strings, strict=True)
+    ]
 
 
-def read_image(image: np.ndarray, classifier) -> FieldReading:
+def _read_strings(strings, page, labels_img, found, shape) -> list[FieldReading | None]:
+    """The string model's reading of each field's whole ink, in one batch (``None``: blank)."""
+    crops, index = [], []
+    for i, (fld, _) in enumerate(found):
+        crop, _ = segment.segment_crop(page.ink, labels_img, fld.atoms)
+        try:
+            crops.append(normalize_strip(crop, ink_is_dark=False))
+        except BlankImageError:
+            continue
+        index.append(i)
+    results: list[FieldReading | None] = [None] * len(found)
+    read = strings.read(np.stack(crops)) if crops else []
+    for i, (text, confidences) in zip(index, read, strict=True):
+        fld = found[i][0]
+        box = _field_box(fld.atoms, fld, page, shape)
+        results[i] = FieldReading(text, [round(c, 4) for c in confidences], box)
+    return results
+
+
+def read_image(image: np.ndarray, readers: Readers) -> FieldReading:
     """Read one digit or one digit string: all fields of the image joined in reading order."""
-    readings = read_page(image, classifier)
+    readings = read_page(image, readers)
     if not readings:
         raise BlankImageError("no handwritten digits found")
     xs = [r.box[0] for r in readings] + [r.box[0] + r.box[2] for r in readings]
@@ -242,20 +357,53 @@ def read_image(image: np.ndarray, classifier) -> FieldReading:
         text="".join(r.text for r in readings),
         digit_confidences=[c for r in readings for c in r.digit_confidences],
         box=(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)),
+        doubt="; ".join(r.doubt for r in readings if r.doubt),
     )
 
 
-def _overlay_path(debug_dir, name: str, page: int) -> Path:
-    stem = name.replace("\\", "/").strip("/").replace("/", "__")
-    return Path(debug_dir) / f"{stem}.page{page}.png"
+def _page_id(name: str, page: int) -> str:
+    """A file-name-safe id of one page of one input file."""
+    return f"{name.replace(chr(92), '/').strip('/').replace('/', '__')}.p{page}"
+
+
+def export_crops(export_dir, image: np.ndarray, page_id: str, field_index: int, reading):
+    """Write each digit of ``reading`` (original pixels, small margin) into a folder named by
+    its digit; return ``(index, predicted, confidence, path)`` per crop.
+
+    Labels come from the reported text when it has one digit per piece, else from the digit
+    path's own reading.
+    """
+    labels = reading.text if len(reading.text) == len(reading.pieces) else None
+    crops = []
+    for n, piece in enumerate(reading.pieces, start=1):
+        label = labels[n - 1] if labels else str(piece.label)
+        x, y, w, h = piece.box
+        margin = max(2, round(0.15 * max(w, h)))
+        crop = image[
+            max(0, y - margin) : y + h + margin,
+            max(0, x - margin) : x + w + margin,
+        ]
+        path = Path(export_dir) / label / f"{page_id}_{field_index}_{n}_{piece.confidence:.4f}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ok, data = cv2.imencode(".png", crop)
+        if ok:
+            path.write_bytes(data.tobytes())
+            crops.append((n, label, piece.confidence, str(path)))
+    return crops
 
 
 def scan_file(
-    path: Path, name: str, classifier, review_below: float = REVIEW_BELOW, debug_dir=None
+    path: Path,
+    name: str,
+    readers: Readers,
+    review_below: float = REVIEW_BELOW,
+    debug_dir=None,
+    export_dir=None,
 ) -> list[Record]:
     """All records of one file; a file that cannot be read gives one ``error`` record.
 
-    With ``debug_dir``, an overlay PNG per page shows the fields found.
+    With ``debug_dir``, an overlay PNG per page shows the fields found; with ``export_dir``
+    every digit crop is written for review (see :func:`export_crops`).
     """
     try:
         pages = load_pages(path)
@@ -264,7 +412,7 @@ def scan_file(
     records = []
     for number, image in enumerate(pages, start=1):
         try:
-            readings = read_page(image, classifier)
+            readings = read_page(image, readers)
         except (FormreaderError, ValueError, cv2.error) as exc:
             records.append(
                 Record(
@@ -277,7 +425,8 @@ def scan_file(
             )
             continue
         if debug_dir:
-            save_overlay(_overlay_path(debug_dir, name, number), image, readings, review_below)
+            overlay = Path(debug_dir) / f"{_page_id(name, number)}.png"
+            save_overlay(overlay, image, readings, review_below)
         if not readings:
             records.append(
                 Record(
@@ -290,6 +439,7 @@ def scan_file(
             )
         for index, reading in enumerate(readings, start=1):
             low = reading.confidence < review_below
+            message = f"lowest digit confidence below {review_below}" if low else ""
             records.append(
                 Record(
                     file=name,
@@ -299,8 +449,11 @@ def scan_file(
                     confidence=reading.confidence,
                     digit_confidences=reading.digit_confidences,
                     box=reading.box,
-                    status="review" if low else "ok",
-                    message=f"lowest digit confidence below {review_below}" if low else "",
+                    status="review" if low or reading.doubt else "ok",
+                    message="; ".join(m for m in (reading.doubt, message) if m),
+                    crops=export_crops(export_dir, image, _page_id(name, number), index, reading)
+                    if export_dir
+                    else [],
                 )
             )
     return records
@@ -309,19 +462,12 @@ def scan_file(
 _worker_state: dict = {}
 
 
-def _init_worker(model_dir, review_below: float, debug_dir) -> None:
-    from formreader.classify import DigitClassifier
-
-    _worker_state.update(
-        classifier=DigitClassifier(model_dir), review_below=review_below, debug_dir=debug_dir
-    )
+def _init_worker(model_dir, reader: str, options: dict) -> None:
+    _worker_state.update(readers=Readers.load(model_dir, reader), options=options)
 
 
 def _scan_in_worker(item: tuple[Path, str]) -> list[Record]:
-    state = _worker_state
-    return scan_file(
-        item[0], item[1], state["classifier"], state["review_below"], state["debug_dir"]
-    )
+    return scan_file(item[0], item[1], _worker_state["readers"], **_worker_state["options"])
 
 
 def scan(
@@ -330,6 +476,8 @@ def scan(
     review_below: float = REVIEW_BELOW,
     debug_dir=None,
     workers: int = 1,
+    reader: str = "both",
+    export_dir=None,
 ) -> Iterator[list[Record]]:
     """Yield the records of each input file, in input order (see :func:`scan_file`).
 
@@ -337,8 +485,9 @@ def scan(
     the order of the results does not change.
     """
     inputs = list(inputs)
+    options = {"review_below": review_below, "debug_dir": debug_dir, "export_dir": export_dir}
     if workers <= 1 or len(inputs) <= 1:
-        _init_worker(model_dir, review_below, debug_dir)
+        _init_worker(model_dir, reader, options)
         yield from map(_scan_in_worker, inputs)
         return
     import multiprocessing
@@ -348,6 +497,6 @@ def scan(
         min(workers, len(inputs)),
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(model_dir, review_below, debug_dir),
+        initargs=(model_dir, reader, options),
     ) as pool:
         yield from pool.map(_scan_in_worker, inputs)

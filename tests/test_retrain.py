@@ -1,0 +1,107 @@
+"""Export crops for review, then fine-tune on the user's own digits (`train --data`)."""
+
+import csv
+import re
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import MNIST, ink_on_paper, write_image
+
+from formreader.cli import main
+
+CVL_TRAIN = MNIST.parent / "cvl" / "train"
+
+
+def run(*args):
+    return CliRunner().invoke(main, [*map(str, args)])
+
+
+def figure(output: str, name: str) -> float:
+    return float(re.search(rf"^{name}=([0-9.]+)$", output, re.M).group(1))
+
+
+def test_export_crops_writes_one_crop_per_digit_in_its_digit_folder(mnist_test, tmp_path):
+    images, labels = mnist_test
+    picks = [0, 1, 2, 3]
+    (tmp_path / "in").mkdir()
+    path = write_image(tmp_path / "in" / "amount.png", ink_on_paper([images[i] for i in picks]))
+    crops = tmp_path / "crops"
+    result = run("scan", path.parent, "--out", tmp_path / "r.csv", "--export-crops", crops, "-q")
+    assert result.exit_code == 0, result.output
+    with open(crops / "crops.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["predicted"] for r in rows] == [str(labels[i]) for i in picks]
+    assert [r["index"] for r in rows] == ["1", "2", "3", "4"]
+    for row in rows:
+        crop = Path(row["crop"])
+        assert crop.is_file() and crop.parent.name == row["predicted"]
+        assert "amount.png.p1_1_" in crop.name  # <page id>_<field>_<n>_<confidence>.png
+
+
+@pytest.mark.slow
+def test_fine_tune_on_other_hands_gains_and_keeps_mnist(tmp_path, mnist_path):
+    if not CVL_TRAIN.is_dir():
+        pytest.skip(f"no CVL digits at {CVL_TRAIN}")
+    data = tmp_path / "mine"
+    for digit in range(10):
+        (data / str(digit)).mkdir(parents=True)
+        for source in sorted((CVL_TRAIN / str(digit)).iterdir())[:100]:
+            shutil.copy(source, data / str(digit) / source.name)
+    out = tmp_path / "model"
+    result = run("train", "--data", data, "--mnist", mnist_path, "--out", out, "--epochs", 3)
+    assert result.exit_code == 0, result.output
+    before = figure(result.output, "held-out accuracy before")
+    after = figure(result.output, "held-out accuracy after")
+    assert after >= before + 0.02, result.output
+    drop = figure(result.output, "MNIST test accuracy before") - figure(
+        result.output, "MNIST test accuracy after"
+    )
+    assert drop <= 0.003, result.output
+    assert (out / "digits.tflite").is_file() and (out / "model_card.json").is_file()
+    # A CVL digit (28x28, dark on light) scaled up onto a page, read with the new model.
+    digit = cv2.imread(str(next((data / "7").iterdir())), cv2.IMREAD_GRAYSCALE)
+    page = cv2.copyMakeBorder(cv2.resize(digit, (112, 112)), 40, 40, 40, 40, cv2.BORDER_REPLICATE)
+    read = run("read", "--model", out, write_image(tmp_path / "seven.png", page))
+    assert read.exit_code == 0 and read.stdout.splitlines()[1].split(",")[1] == "7"
+
+
+def test_fine_tune_from_digit_strings_uses_those_cut_right(mnist_test, mnist_path, tmp_path):
+    images, labels = mnist_test
+    rows = []
+    for n in range(12):
+        picks = list(range(3 * n, 3 * n + 3))
+        name = f"s{n}.png"
+        write_image(tmp_path / name, ink_on_paper([images[i] for i in picks], height=60))
+        rows.append((name, "".join(str(labels[i]) for i in picks)))
+    rows.append(("blank.png", "12"))  # cut into no digits: not used
+    write_image(tmp_path / "blank.png", np.full((80, 200), 255, np.uint8))
+    table = tmp_path / "labels.csv"
+    table.write_text("file,label\n" + "".join(f"{f},{t}\n" for f, t in rows))
+    out = tmp_path / "model"
+    result = run("train", "--data", table, "--mnist", mnist_path, "--out", out, "--epochs", 1)
+    assert result.exit_code == 0, result.output
+    assert "12 of 13 strings cut into their label's digits" in result.output
+    trained, held = re.search(r"(\d+) digits to train on, (\d+) held out", result.output).groups()
+    assert int(trained) + int(held) == 36 and int(held) > 0
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: d.mkdir(), "no labelled digits found"),
+        (lambda d: (d / "3").mkdir(parents=True) or (d / "3" / "x.png").write_text("no"), "x.png"),
+        (lambda d: d.with_suffix(".csv").write_text("file,label\na.png,12a\n"), "is not a digit"),
+    ],
+)
+def test_bad_training_data_is_named_and_training_does_not_start(make, message, tmp_path):
+    data = tmp_path / "data"
+    make(data)
+    target = data if data.exists() else data.with_suffix(".csv")
+    result = run("train", "--data", target, "--out", tmp_path / "model")
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not (tmp_path / "model" / "digits.keras").exists()
