@@ -61,7 +61,7 @@ def score(pages, predictions):
             chars += len(truth.text)
             candidates = [
                 (overlap(truth.box, box), k)
-                for k, (text, box) in enumerate(found)
+                for k, (_, box, _) in enumerate(found)
                 if k not in used and overlap(truth.box, box) > 0.3
             ]
             text, status = "", ""

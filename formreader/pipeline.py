@@ -38,6 +38,13 @@ MIN_RELATIVE_FIELD_HEIGHT = 0.5
 DIGIT_COST = 1.0
 #: Cost of leaving a piece of ink unread, per digit-sized amount of ink.
 SKIP_COST = 6.0
+#: Ink outside the digits the digit path chose joins the string model's crop above this gate
+#: probability.
+STRING_EXTRA_DIGITNESS = 0.5
+#: A field the digit path rejects is still reported when the string model reads it this surely.
+STRING_ONLY_CONFIDENCE = 0.9
+#: When the readers find different numbers of digits, a string reading this sure wins.
+RECOUNT_CONFIDENCE = 0.5
 #: Which readers read each field: the segmenting digit path, the string model, or both.
 READERS = ("digits", "string", "both")
 
@@ -219,7 +226,8 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
     """One field read by both readers: agreement stands, disagreement goes to review.
 
     When the readings agree each digit gets the higher of its two confidences; otherwise
-    the reading with the higher lowest-digit confidence wins and ``doubt`` names both.
+    the reading with the higher lowest-digit confidence wins (the string model's when the two
+    found different numbers of digits and it is fairly sure) and ``doubt`` names both.
     """
     if digits.text == string.text:
         confidences = [
@@ -227,7 +235,10 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
             for a, b in zip(digits.digit_confidences, string.digit_confidences, strict=True)
         ]
         return FieldReading(digits.text, confidences, digits.box, pieces=digits.pieces)
-    winner = string if string.confidence > digits.confidence else digits
+    # Digits found in different numbers mean the cuts failed, which the digit path's own
+    # confidences do not show: then a fairly sure string reading wins.
+    recount = len(string.text) != len(digits.text) and string.confidence >= RECOUNT_CONFIDENCE
+    winner = string if recount or string.confidence > digits.confidence else digits
     doubt = (
         f"readers disagree: digits {digits.text or '-'} ({digits.confidence:.2f}),"
         f" string {string.text or '-'} ({string.confidence:.2f})"
@@ -287,11 +298,15 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     for (index, start, end), result in zip(keys, scored, strict=True):
         if result is not None:
             per_field[index][(start, end)] = result
-    found = []
-    for fld, probs in zip(fields, per_field, strict=True):
+    # (reading-order index, part of the field the string model reads, digit path's reading)
+    found, doubtful = [], []
+    for order, (fld, probs) in enumerate(zip(fields, per_field, strict=True)):
         chosen = best_reading(fld, probs)
         if not chosen or np.mean([probs[s][1] for s in chosen]) < MIN_FIELD_DIGITNESS:
-            continue  # nothing, or print / rules rather than handwriting
+            # Nothing, or print / rules rather than handwriting -- or digits the digit path
+            # cannot cut: the string model may still read them confidently.
+            doubtful.append((order, fld))
+            continue
         digits = [probs[s][0] for s in chosen]
         atoms = [a for s, e in chosen for a in fld.atoms[s:e]]
         reading = FieldReading(
@@ -308,39 +323,68 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
                 for s, e in chosen
             ],
         )
-        found.append((fld, reading))
-    if not found:
+        found.append((order, _string_field(fld, probs, atoms), reading))
+    if not found and (readers.reader == "digits" or not doubtful):
         return []
     # Print that passed the gate (thin letters read as 1s) is much smaller than the page's
     # handwriting: judge each field's height against the typical field, weighted by digits.
-    heights = np.repeat([f.height for f, _ in found], [len(r.text) for _, r in found])
-    typical = float(np.median(heights))
-    found = [(f, r) for f, r in found if f.height >= MIN_RELATIVE_FIELD_HEIGHT * typical]
+    if found:
+        heights = np.repeat([f.height for _, f, _ in found], [len(r.text) for *_, r in found])
+        typical = float(np.median(heights))
+    else:
+        typical = float(np.median([f.height for _, f in doubtful]))
+    tall_enough = MIN_RELATIVE_FIELD_HEIGHT * typical
+    found = [(i, f, r) for i, f, r in found if f.height >= tall_enough]
     if readers.reader == "digits":
-        return [r for _, r in found]
-    strings = _read_strings(readers.strings, page, labels_img, found, image.shape)
-    if readers.reader == "both":
-        return [r if s is None else _join(r, s) for (_, r), s in zip(found, strings, strict=True)]
-    return [
-        r if s is None else replace(s, pieces=r.pieces)
-        for (_, r), s in zip(found, strings, strict=True)
+        return [r for *_, r in found]
+    doubtful = [(i, f) for i, f in doubtful if f.height >= tall_enough and not found]
+    fields = [f for _, f, _ in found] + [f for _, f in doubtful]
+    strings = _read_strings(readers.strings, page, labels_img, fields, image.shape)
+    readings = []
+    for (order, _, digits), string in zip(found, strings, strict=False):
+        if string is None:
+            readings.append((order, digits))
+        elif readers.reader == "both":
+            readings.append((order, _join(digits, string)))
+        else:
+            readings.append((order, replace(string, pieces=digits.pieces)))
+    # On a page where the digit path found nothing (a strip it cannot cut, say), fields the
+    # string model reads surely are kept, flagged. Not on forms: there they are print.
+    for (order, _), string in zip(doubtful, strings[len(found) :], strict=True):
+        if string is not None and string.text and string.confidence >= STRING_ONLY_CONFIDENCE:
+            readings.append((order, replace(string, doubt="read by the string model only")))
+    return [reading for _, reading in sorted(readings, key=lambda item: item[0])]
+
+
+def _string_field(fld: segment.Field, probs: dict, chosen_atoms: list) -> segment.Field:
+    """The part of a field the string model reads: the span of the digits the digit path
+    chose, plus ink beyond it that the gate alone finds digit-like (a digit the cuts missed).
+    Print and rule fragments the digit path skipped beside the digits stay out."""
+    x0 = min(a.x0 for a in chosen_atoms)
+    x1 = max(a.x1 for a in chosen_atoms)
+    keep = [
+        atom
+        for i, atom in enumerate(fld.atoms)
+        if (atom.x1 > x0 and atom.x0 < x1)
+        or probs.get((i, i + 1), (None, 0.0))[1] >= STRING_EXTRA_DIGITNESS
     ]
+    return segment.Field(atoms=keep, height=fld.height)
 
 
-def _read_strings(strings, page, labels_img, found, shape) -> list[FieldReading | None]:
+def _read_strings(strings, page, labels_img, fields, shape) -> list[FieldReading | None]:
     """The string model's reading of each field's whole ink, in one batch (``None``: blank)."""
     crops, index = [], []
-    for i, (fld, _) in enumerate(found):
+    for i, fld in enumerate(fields):
         crop, _ = segment.segment_crop(page.ink, labels_img, fld.atoms)
         try:
             crops.append(normalize_strip(crop, ink_is_dark=False))
         except BlankImageError:
             continue
         index.append(i)
-    results: list[FieldReading | None] = [None] * len(found)
+    results: list[FieldReading | None] = [None] * len(fields)
     read = strings.read(np.stack(crops)) if crops else []
     for i, (text, confidences) in zip(index, read, strict=True):
-        fld = found[i][0]
+        fld = fields[i]
         box = _field_box(fld.atoms, fld, page, shape)
         results[i] = FieldReading(text, [round(c, 4) for c in confidences], box)
     return results

@@ -38,6 +38,12 @@ def test_readers_that_disagree_give_the_surer_reading_and_a_doubt():
     string = FieldReading("47", [0.8, 0.7], (0, 0, 12, 10))
     joined = _join(digits, string)
     assert joined.text == "47"  # lowest digit 0.7 beats 0.5
+    same_length = _join(FieldReading("42", [0.9, 0.99], (0, 0, 1, 1)), string)
+    assert same_length.text == "42"  # 0.9 beats 0.7
+    recount = _join(
+        FieldReading("4", [0.99], (0, 0, 1, 1)), FieldReading("47", [0.6, 0.9], (0, 0, 1, 1))
+    )
+    assert recount.text == "47"  # two digits where the cuts found one: the string model wins
     assert joined.doubt == "readers disagree: digits 421 (0.50), string 47 (0.70)"
     empty = _join(FieldReading("", [], (0, 0, 1, 1)), string)
     assert empty.text == "47" and "digits - (0.00)" in empty.doubt
