@@ -5,7 +5,6 @@ import re
 import shutil
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -43,7 +42,7 @@ def test_export_crops_writes_one_crop_per_digit_in_its_digit_folder(mnist_test, 
 
 
 @pytest.mark.slow
-def test_fine_tune_on_other_hands_gains_and_keeps_mnist(tmp_path, mnist_path):
+def test_fine_tune_on_other_hands_gains_and_keeps_mnist(tmp_path, mnist_path, mnist_test):
     if not CVL_TRAIN.is_dir():
         pytest.skip(f"no CVL digits at {CVL_TRAIN}")
     data = tmp_path / "mine"
@@ -62,11 +61,14 @@ def test_fine_tune_on_other_hands_gains_and_keeps_mnist(tmp_path, mnist_path):
     )
     assert drop <= 0.003, result.output
     assert (out / "digits.tflite").is_file() and (out / "model_card.json").is_file()
-    # A CVL digit (28x28, dark on light) scaled up onto a page, read with the new model.
-    digit = cv2.imread(str(next((data / "7").iterdir())), cv2.IMREAD_GRAYSCALE)
-    page = cv2.copyMakeBorder(cv2.resize(digit, (112, 112)), 40, 40, 40, 40, cv2.BORDER_REPLICATE)
-    read = run("read", "--model", out, write_image(tmp_path / "seven.png", page))
-    assert read.exit_code == 0 and read.stdout.splitlines()[1].split(",")[1] == "7"
+    # `read --model` runs the new model (with the bundled gate and string model).
+    images, labels = mnist_test
+    picks = [int(np.flatnonzero(labels == d)[0]) for d in range(5)]
+    paths = [write_image(tmp_path / f"d{i}.png", ink_on_paper([images[i]])) for i in picks]
+    read = run("read", "--model", out, *paths)
+    assert read.exit_code == 0, read.output
+    texts = [line.split(",")[1] for line in read.stdout.splitlines()[1:]]
+    assert texts == [str(labels[i]) for i in picks]
 
 
 def test_fine_tune_from_digit_strings_uses_those_cut_right(mnist_test, mnist_path, tmp_path):
