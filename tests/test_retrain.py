@@ -1,6 +1,7 @@
 """Export crops for review, then fine-tune on the user's own digits (`train --data`)."""
 
 import csv
+import json
 import re
 import shutil
 from pathlib import Path
@@ -107,3 +108,29 @@ def test_bad_training_data_is_named_and_training_does_not_start(make, message, t
     assert result.exit_code == 2
     assert message in result.output
     assert not (tmp_path / "model" / "digits.keras").exists()
+
+
+def test_export_move_a_crop_then_train_from_scratch_on_the_folders(mnist_test, tmp_path):
+    """The review loop: export crops, move one to another digit folder, train on the folders."""
+    images, labels = mnist_test
+    (tmp_path / "in").mkdir()
+    for page in range(6):
+        picks = range(5 * page, 5 * page + 5)
+        digits = ink_on_paper([images[i] for i in picks], height=70)
+        write_image(tmp_path / "in" / f"p{page}.png", digits)
+    crops = tmp_path / "crops"
+    result = run("scan", tmp_path / "in", "--out", tmp_path / "r.csv", "--export-crops", crops)
+    assert result.exit_code == 0, result.output
+    exported = sorted(crops.glob("*/*.png"))
+    assert len(exported) == 30
+    moved = exported[0]
+    target = crops / ("1" if moved.parent.name != "1" else "7") / moved.name
+    moved.rename(target)
+    out = tmp_path / "model"
+    result = run("train", "--data", crops, "--no-mnist", "--epochs", 1, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "MNIST" not in result.output  # --no-mnist: no MNIST at all
+    trained, held = re.search(r"(\d+) digits to train on, (\d+) held out", result.output).groups()
+    assert int(trained) + int(held) == 30
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["fine_tuned_from"] is None and card["data"]["user_data"] == str(crops)
