@@ -341,7 +341,7 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     fields = [f for _, f, _ in found] + [f for _, f in doubtful]
     strings = _read_strings(readers.strings, page, labels_img, fields, image.shape)
     readings = []
-    for (order, _, digits), string in zip(found, strings, strict=False):
+    for (order, _, digits), string in zip(found, strings[: len(found)], strict=True):
         if string is None:
             readings.append((order, digits))
         elif readers.reader == "both":
@@ -468,8 +468,9 @@ def scan_file(
                 )
             )
             continue
+        page_id = _page_id(name, number)
         if debug_dir:
-            overlay = Path(debug_dir) / f"{_page_id(name, number)}.png"
+            overlay = Path(debug_dir) / f"{page_id}.png"
             save_overlay(overlay, image, readings, review_below)
         if not readings:
             records.append(
@@ -495,7 +496,7 @@ def scan_file(
                     box=reading.box,
                     status="review" if low or reading.doubt else "ok",
                     message="; ".join(m for m in (reading.doubt, message) if m),
-                    crops=export_crops(export_dir, image, _page_id(name, number), index, reading)
+                    crops=export_crops(export_dir, image, page_id, index, reading)
                     if export_dir
                     else [],
                 )

@@ -178,6 +178,7 @@ def retrain(
         build_model,
         export_tflite,
         load_mnist,
+        model_accuracy,
         normalize_mnist,
     )
 
@@ -200,12 +201,9 @@ def retrain(
         mnist_test = (normalize_mnist(x_test), y_test)
     base_dir = Path(start_from) if start_from else bundled_model_dir()
 
-    def accuracy(model, x, y) -> float:
-        return float(np.mean(model.predict(x[..., None], batch_size=512, verbose=0).argmax(1) == y))
-
     model = keras.models.load_model(base_dir / KERAS_NAME, safe_mode=True)
-    user_before = accuracy(model, x_held, y_held)
-    mnist_before = accuracy(model, *mnist_test) if mnist_test else None
+    user_before = model_accuracy(model, x_held, y_held)
+    mnist_before = model_accuracy(model, *mnist_test) if mnist_test else None
     echo(f"before: held-out user digits {user_before:.4f}" + _mnist_note(mnist_before))
     if use_mnist:
         replay = np.random.default_rng(seed).choice(
@@ -233,8 +231,8 @@ def retrain(
         peak=peak,
     )
     model = keras.models.load_model(out_dir / KERAS_NAME, safe_mode=True)
-    user_after = accuracy(model, x_held, y_held)
-    mnist_after = accuracy(model, *mnist_test) if mnist_test else None
+    user_after = model_accuracy(model, x_held, y_held)
+    mnist_after = model_accuracy(model, *mnist_test) if mnist_test else None
     echo(f"after:  held-out user digits {user_after:.4f}" + _mnist_note(mnist_after))
     export_tflite(model, out_dir / TFLITE_NAME)
     _write_history(history, out_dir)

@@ -281,6 +281,11 @@ def _fit(
     return history
 
 
+def model_accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
+    """Share of the normalised digits ``x`` (``(n, 28, 28)``) a Keras model labels ``y``."""
+    return float(np.mean(model.predict(x[..., None], batch_size=512, verbose=0).argmax(1) == y))
+
+
 def _write_history(history: list[dict], out_dir: Path, prefix: str = "") -> None:
     with open(out_dir / f"{prefix}history.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(history[0]))
@@ -343,8 +348,7 @@ def train(
     seconds_per_epoch = (time.perf_counter() - started) / max(1, len(history))
     model = keras.models.load_model(keras_path, safe_mode=True)
     val_accuracy = max(row["val_accuracy"] for row in history)
-    test_pred = model.predict(x_test[..., None], batch_size=512, verbose=0).argmax(1)
-    test_accuracy = float(np.mean(test_pred == y_test))
+    test_accuracy = model_accuracy(model, x_test, y_test)
     export_tflite(model, out_dir / TFLITE_NAME)
     _write_history(history, out_dir)
     n_val = min(VALIDATION_SIZE, len(x_train) // 10)
@@ -456,7 +460,7 @@ def train_gate(
         ]
     )
     test_y = np.repeat([1, 0], 2000)
-    test_accuracy = float(np.mean(model.predict(test_x[..., None], verbose=0).argmax(1) == test_y))
+    test_accuracy = model_accuracy(model, test_x, test_y)
     val_accuracy = max(row["val_accuracy"] for row in history)
     _update_card(
         out_dir,
