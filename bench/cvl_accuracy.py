@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from formreader.classify import DigitClassifier
-from formreader.io import load_pages
+from formreader.io import load_image
 from formreader.normalize import normalize_batch
 
 
@@ -26,7 +26,7 @@ def main() -> None:
     images, labels = [], []
     for digit in range(10):
         for path in sorted((Path(args.cvl) / str(digit)).glob("*.png")):
-            images.append(load_pages(path)[0])
+            images.append(load_image(path))
             labels.append(digit)
     labels = np.array(labels)
     predicted = DigitClassifier(args.model).predict(normalize_batch(images)).argmax(axis=1)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
 
 import click
@@ -12,7 +14,12 @@ from formreader.exceptions import FormreaderError
 
 log = logging.getLogger("formreader")
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _interrupt(signum, frame):
+    """SIGTERM stops a batch like Ctrl-C: the output keeps the files finished."""
+    raise KeyboardInterrupt
 
 
 def _fail(exc: FormreaderError):
@@ -40,12 +47,25 @@ Examples:
 )
 @click.version_option(package_name="formreader")
 @click.option("-v", "--verbose", is_flag=True, help="Log what each stage does.")
-def main(verbose: bool) -> None:
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False),
+    help="Also write the log (at debug level, with tracebacks of failed files) to this file.",
+)
+def main(verbose: bool, log_file: str | None) -> None:
     """Read handwritten digits off scanned forms, photos and digit strips."""
+    console = logging.StreamHandler()
+    console.setLevel(logging.INFO if verbose else logging.WARNING)
+    handlers: list[logging.Handler] = [console]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
+        level=logging.DEBUG if log_file else console.level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s" if log_file else None,
+        handlers=handlers,
+        force=True,
     )
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
 
 @main.command()
@@ -55,7 +75,18 @@ def main(verbose: bool) -> None:
     "out",
     required=True,
     type=click.Path(dir_okay=False, allow_dash=True),
-    help="CSV file to write ('-' for stdout).",
+    help="Output file ('-' for stdout).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl"]),
+    help="Output format [default: jsonl for *.jsonl files, else csv].",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Keep the files already in --out and read only the others (after an interrupted run).",
 )
 @click.option(
     "--model",
@@ -68,6 +99,20 @@ def main(verbose: bool) -> None:
     default=0.8,
     show_default=True,
     help="Flag fields whose lowest digit confidence is below this as 'review'.",
+)
+@click.option(
+    "--dpi",
+    type=click.IntRange(36, 1200),
+    default=200,
+    show_default=True,
+    help="Resolution PDF pages are rendered at.",
+)
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(1),
+    default=100_000_000,
+    show_default=True,
+    help="Refuse pages larger than this before decoding them (decompression bombs).",
 )
 @click.option(
     "--debug-dir",
@@ -89,54 +134,90 @@ def main(verbose: bool) -> None:
     help="Write every digit crop into DIR/<predicted digit>/ and list them in DIR/crops.csv; "
     "move wrong ones to the right folder, then `formreader train --data DIR`.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def scan(inputs, out, model, review_below, debug_dir, workers, reader, export_dir, quiet):
-    """Find and read the handwritten fields of every page in INPUTS (files or folders).
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line.")
+def scan(inputs, out, fmt, resume, quiet, **options):
+    """Find and read the handwritten fields of every page in INPUTS (files or folders of
+    PNG, JPEG, TIFF, BMP, WebP or PDF).
 
     \b
     Writes one row per field:
       file,page,field,text,confidence,digit_confidences,x,y,w,h,status,message
-    Exit code 0 when every file was read, 1 when some could not be, 2 for usage errors.
+    (JSON Lines: one object per field with the same keys, digit_confidences a list).
+    status is ok, review (check by eye) or error (the file or page could not be read).
+    Exit code 0 when every file was read, 1 when some could not be, 2 for usage errors,
+    130 when interrupted (the output keeps the files finished; rerun with --resume).
     \b
-    Example:
+    Examples:
       formreader scan ./scans --out results.csv --debug-dir overlays/
+      formreader scan in/ --format jsonl --out - | jq -r .text
     """
     from tqdm import tqdm
 
+    from formreader.api import iter_scan
     from formreader.io import find_inputs
-    from formreader.output import CsvWriter, atomic_text, crop_rows, write_crops_csv
-    from formreader.pipeline import Readers
-    from formreader.pipeline import scan as scan_inputs
+    from formreader.output import (
+        RecordWriter,
+        atomic_text,
+        crop_rows,
+        output_format,
+        read_records,
+        write_crops_csv,
+    )
 
-    try:
-        Readers.load(model, reader)  # fail early, before any file, when a model is unusable
-    except FormreaderError as exc:
-        _fail(exc)
+    fmt = output_format(out, fmt)
+    kept = []
+    if resume:
+        if out == "-":
+            raise click.UsageError("--resume needs an --out file, not stdout")
+        try:
+            kept = read_records(out, fmt) if os.path.exists(out) else []
+        except FormreaderError as exc:
+            _fail(exc)
     files = find_inputs(list(inputs))
     if not files:
-        raise click.UsageError("no image files found in the given inputs")
-    failed = fields = flagged = 0
+        raise click.UsageError("no image or PDF files found in the given inputs")
+    done = {record.file for record in kept}
+    todo = [(path, name) for path, name in files if name not in done]
+    try:
+        batch = iter_scan(todo, **options)
+    except FormreaderError as exc:
+        _fail(exc)
+    failed = fields = flagged = finished = 0
     crops: list[list] = []
-    progress = tqdm(total=len(files), unit="file", disable=quiet or not sys.stderr.isatty())
-    with atomic_text(out) as stream:
-        writer = CsvWriter(stream)
-        batch = scan_inputs(files, model, review_below, debug_dir, workers, reader, export_dir)
-        for records in batch:
-            writer.write(records)
-            crops += crop_rows(records)
-            errors = [r for r in records if r.status == "error"]
-            for record in errors:
-                click.echo(f"formreader: error: {record.message}", err=True)
-            failed += bool(errors)
-            fields += sum(r.status != "error" and r.field > 0 for r in records)
-            flagged += sum(r.status == "review" for r in records)
-            progress.update(1)
+    progress = tqdm(total=len(todo), unit="file", disable=quiet or not sys.stderr.isatty())
+    signal.signal(signal.SIGTERM, _interrupt)
+    interrupted = False
+    with atomic_text(out) as stream, contextlib.closing(batch):
+        writer = RecordWriter(stream, fmt)
+        writer.write(kept)
+        try:
+            for records in batch:
+                writer.write(records)
+                crops += crop_rows(records)
+                errors = [r for r in records if r.status == "error"]
+                for record in errors:
+                    click.echo(f"formreader: error: {record.message}", err=True)
+                failed += bool(errors)
+                fields += sum(r.status != "error" and r.field > 0 for r in records)
+                flagged += sum(r.status == "review" for r in records)
+                finished += 1
+                progress.update(1)
+        except KeyboardInterrupt:
+            interrupted = True
     progress.close()
-    if export_dir:
-        write_crops_csv(os.path.join(export_dir, "crops.csv"), crops)
+    if options["export_dir"]:
+        write_crops_csv(os.path.join(options["export_dir"], "crops.csv"), crops)
+    skipped = f", {len(files) - len(todo)} already in {out}" if resume else ""
+    if interrupted:
+        click.echo(
+            f"formreader: interrupted after {finished} of {len(todo)} file(s); {out} holds the"
+            " files finished: rerun the same command with --resume to read the rest",
+            err=True,
+        )
+        sys.exit(EXIT_INTERRUPTED)
     if not quiet:
         click.echo(
-            f"{len(files)} file(s), {fields} field(s) read, {flagged} to review,"
+            f"{finished} file(s){skipped}, {fields} field(s) read, {flagged} to review,"
             f" {failed} file(s) failed",
             err=True,
         )
@@ -162,7 +243,7 @@ def read(images, model, reader):
     """
     import csv
 
-    from formreader.io import load_pages
+    from formreader.io import load_image
     from formreader.pipeline import Readers, read_image
 
     try:
@@ -174,7 +255,7 @@ def read(images, model, reader):
     failed = False
     for name in images:
         try:
-            reading = read_image(load_pages(name)[0], readers)
+            reading = read_image(load_image(name), readers)
         except Exception as exc:  # one bad image must not stop the others
             log.debug("reading %s failed", name, exc_info=True)
             kind = "" if isinstance(exc, FormreaderError | ValueError) else "internal error: "

@@ -22,7 +22,7 @@ class FormreaderError(Exception):
 class InputFileError(FormreaderError):
     """An input file could not be read or decoded as an image."""
 
-    hint = "check that the file is a PNG, JPEG, TIFF, BMP or WebP image and is not damaged"
+    hint = "check that the file is a PNG, JPEG, TIFF, BMP, WebP or PDF file and is not damaged"
 
 
 class BlankImageError(FormreaderError, ValueError):
@@ -41,3 +41,10 @@ class DataError(FormreaderError):
 
     exit_code = 2
     hint = "pass --mnist PATH to a local mnist.npz (Keras layout) or set $FORMREADER_MNIST"
+
+
+class OutputError(FormreaderError):
+    """An output file cannot be read back (``--resume``) or written."""
+
+    exit_code = 2
+    hint = "pass another --out, or drop --resume to start the output afresh"

@@ -1,15 +1,19 @@
-"""Write records as CSV, atomically (temporary file + rename), or to stdout."""
+"""Write records as CSV or JSON Lines, atomically (temporary file + rename), or to stdout;
+read them back (for ``--resume``)."""
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import io
+import json
 import os
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from formreader.exceptions import OutputError
 from formreader.pipeline import Record
 
 COLUMNS = [
@@ -48,6 +52,15 @@ def record_row(record: Record) -> list:
     ]
 
 
+def _file_mode(target: Path) -> int:
+    """The permissions a new file would get (or ``target``'s own, when it exists)."""
+    if target.exists():
+        return target.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_text(path: str | os.PathLike) -> Iterator:
     """Open a text file for writing that appears at ``path`` only when complete.
@@ -62,6 +75,7 @@ def atomic_text(path: str | os.PathLike) -> Iterator:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.chmod(tmp, _file_mode(target))
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
             yield fh
@@ -69,18 +83,109 @@ def atomic_text(path: str | os.PathLike) -> Iterator:
         os.replace(tmp, target)
 
 
-class CsvWriter:
-    """Rows to an open text stream, header first."""
+FORMATS = ("csv", "jsonl")
 
-    def __init__(self, stream):
-        self._writer = csv.writer(stream, lineterminator="\n")
-        self._writer.writerow(COLUMNS)
-        self._stream = stream
+
+def output_format(out: str | os.PathLike, fmt: str | None = None) -> str:
+    """``fmt`` if given, else ``jsonl`` for ``*.jsonl`` / ``*.ndjson`` files, else ``csv``."""
+    if fmt:
+        return fmt
+    return "jsonl" if Path(str(out)).suffix.lower() in (".jsonl", ".ndjson") else "csv"
+
+
+def record_json(record: Record) -> dict:
+    """One record as a JSON object: the CSV columns, digit confidences as a list, numbers as
+    numbers and ``null`` where the CSV cell is empty."""
+    x, y, w, h = record.box if record.box else (None, None, None, None)
+    return {
+        "file": record.file,
+        "page": record.page,
+        "field": record.field,
+        "text": record.text,
+        "confidence": None if record.confidence is None else round(record.confidence, 4),
+        "digit_confidences": [round(c, 4) for c in record.digit_confidences],
+        "x": x,
+        "y": y,
+        "w": w,
+        "h": h,
+        "status": record.status,
+        "message": record.message,
+    }
+
+
+class RecordWriter:
+    """Records to an open text stream as CSV (header first) or JSON Lines.
+
+    Each :meth:`write` goes out in one piece and is flushed, so an interrupted batch leaves
+    whole files' rows only.
+    """
+
+    def __init__(self, stream, fmt: str = "csv"):
+        if fmt not in FORMATS:
+            raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+        self._stream, self._format = stream, fmt
+        if fmt == "csv":
+            self._emit([COLUMNS])
+
+    def _emit(self, rows: list[list]) -> None:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(rows)
+        self._stream.write(buffer.getvalue())
+        self._stream.flush()
 
     def write(self, records: list[Record]) -> None:
-        for record in records:
-            self._writer.writerow(record_row(record))
-        self._stream.flush()
+        if self._format == "csv":
+            self._emit([record_row(record) for record in records])
+        else:
+            lines = [json.dumps(record_json(r), ensure_ascii=False) + "\n" for r in records]
+            self._stream.write("".join(lines))
+            self._stream.flush()
+
+
+def _record_from(cells: dict) -> Record:
+    """A record from a CSV row (all strings) or a JSON object."""
+
+    def number(value, kind):
+        return None if value in ("", None) else kind(value)
+
+    confidences = cells["digit_confidences"]
+    if isinstance(confidences, str):
+        confidences = confidences.split()
+    box = [number(cells[key], int) for key in ("x", "y", "w", "h")]
+    return Record(
+        file=cells["file"],
+        page=int(cells["page"]),
+        field=int(cells["field"]),
+        text=cells["text"] or "",
+        confidence=number(cells["confidence"], float),
+        digit_confidences=[float(c) for c in confidences],
+        box=None if None in box else tuple(box),
+        status=cells["status"],
+        message=cells["message"] or "",
+    )
+
+
+def read_records(path: str | os.PathLike, fmt: str | None = None) -> list[Record]:
+    """Read records written by :class:`RecordWriter` back (format from the name if not given).
+
+    Raises
+    ------
+    OutputError
+        When the file is not formreader output of that format.
+    """
+    fmt = output_format(path, fmt)
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            if fmt == "csv":
+                reader = csv.DictReader(fh)
+                if reader.fieldnames != COLUMNS:
+                    raise ValueError(f"its header is not {','.join(COLUMNS)}")
+                return [_record_from(row) for row in reader]
+            return [_record_from(json.loads(line)) for line in fh if line.strip()]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise OutputError(f"{path}: not formreader {fmt} output ({exc})") from None
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 CROP_COLUMNS = ["file", "page", "field", "index", "predicted", "confidence", "crop"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
+import signal
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -13,7 +15,7 @@ import numpy as np
 
 from formreader import preprocess, segment
 from formreader.exceptions import BlankImageError, FormreaderError
-from formreader.io import load_pages
+from formreader.io import iter_pages
 from formreader.normalize import normalize_digit, normalize_strip
 from formreader.overlay import save_overlay
 
@@ -436,42 +438,55 @@ def export_crops(export_dir, image: np.ndarray, page_id: str, field_index: int, 
     return crops
 
 
-def scan_file(
-    path: Path,
+def scan_file(path: Path, name: str, readers: Readers, **options) -> list[Record]:
+    """All records of one image or PDF file; see :func:`scan_pages`.
+
+    ``max_pixels`` and ``dpi`` in ``options`` go to :func:`formreader.io.iter_pages`, the rest
+    to :func:`scan_pages`.
+    """
+    load = {key: options.pop(key) for key in ("max_pixels", "dpi") if key in options}
+    return scan_pages(iter_pages(path, **load), name, readers, **options)
+
+
+def scan_pages(
+    pages: Iterable[np.ndarray],
     name: str,
     readers: Readers,
     review_below: float = REVIEW_BELOW,
     debug_dir=None,
     export_dir=None,
 ) -> list[Record]:
-    """All records of one file; a file that cannot be read gives one ``error`` record.
+    """All records of the pages of one input; nothing raises out of it.
 
-    With ``debug_dir``, an overlay PNG per page shows the fields found; with ``export_dir``
-    every digit crop is written for review (see :func:`export_crops`).
+    A file that cannot be opened gives one ``error`` record; a page that cannot be decoded or
+    read gives an ``error`` record for that page (pages after an undecodable one are not
+    reached). A page without digits gives one ``review`` record. With ``debug_dir``, an
+    overlay PNG per page shows the fields found; with ``export_dir`` every digit crop is
+    written for review (see :func:`export_crops`).
     """
-    try:
-        pages = load_pages(path)
-    except FormreaderError as exc:
-        return [Record(file=name, page=1, field=0, status="error", message=str(exc))]
-    records = []
-    for number, image in enumerate(pages, start=1):
+    records: list[Record] = []
+    pages = iter(pages)
+    for number in itertools.count(1):
+        try:
+            image = next(pages)
+        except StopIteration:
+            break
+        except Exception as exc:  # a file that cannot be decoded must not stop the batch
+            log.info("cannot read %s", exc, exc_info=not isinstance(exc, FormreaderError))
+            message = str(exc) if isinstance(exc, FormreaderError) else f"{name}: {exc!r}"
+            records.append(Record(file=name, page=number, field=0, status="error", message=message))
+            break
         try:
             readings = read_page(image, readers)
-        except (FormreaderError, ValueError, cv2.error) as exc:
-            records.append(
-                Record(
-                    file=name,
-                    page=number,
-                    field=0,
-                    status="error",
-                    message=f"{name}: page {number}: {exc}",
-                )
-            )
+        except Exception as exc:  # one bad page must not stop the batch
+            log.info("reading %s page %d failed", name, number, exc_info=True)
+            known = isinstance(exc, FormreaderError | ValueError | cv2.error)
+            message = f"{name}: page {number}: {'' if known else 'internal error: '}{exc}"
+            records.append(Record(file=name, page=number, field=0, status="error", message=message))
             continue
         page_id = _page_id(name, number)
         if debug_dir:
-            overlay = Path(debug_dir) / f"{page_id}.png"
-            save_overlay(overlay, image, readings, review_below)
+            save_overlay(Path(debug_dir) / f"{page_id}.png", image, readings, review_below)
         if not readings:
             records.append(
                 Record(
@@ -504,44 +519,56 @@ def scan_file(
     return records
 
 
+#: One input of :func:`scan`: a file path or a page array, and its name in the output.
+ScanItem = tuple["Path | np.ndarray", str]
+
 _worker_state: dict = {}
 
 
+def _scan_item(item: ScanItem) -> list[Record]:
+    source, name = item
+    readers, options = _worker_state["readers"], dict(_worker_state["options"])
+    if isinstance(source, np.ndarray):
+        options.pop("max_pixels", None)
+        options.pop("dpi", None)
+        return scan_pages([source], name, readers, **options)
+    return scan_file(Path(source), name, readers, **options)
+
+
 def _init_worker(model_dir, reader: str, options: dict) -> None:
+    # Ctrl-C reaches the whole process group; the parent stops the batch, workers just end.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_state.update(readers=Readers.load(model_dir, reader), options=options)
 
 
-def _scan_in_worker(item: tuple[Path, str]) -> list[Record]:
-    return scan_file(item[0], item[1], _worker_state["readers"], **_worker_state["options"])
-
-
 def scan(
-    inputs: Iterable[tuple[Path, str]],
+    items: Iterable[ScanItem],
+    readers: Readers,
     model_dir=None,
-    review_below: float = REVIEW_BELOW,
-    debug_dir=None,
     workers: int = 1,
-    reader: str = "both",
-    export_dir=None,
+    **options,
 ) -> Iterator[list[Record]]:
-    """Yield the records of each input file, in input order (see :func:`scan_file`).
+    """Yield the records of each item, in input order (see :func:`scan_pages`).
 
-    With ``workers > 1`` files are read in that many processes, each loading the model once;
-    the order of the results does not change.
+    ``readers`` reads in this process; with ``workers > 1`` items are read in that many
+    processes instead, each loading the models of ``model_dir`` once. ``options`` are those of
+    :func:`scan_file`. Closing the generator early (Ctrl-C) cancels the files not started.
     """
-    inputs = list(inputs)
-    options = {"review_below": review_below, "debug_dir": debug_dir, "export_dir": export_dir}
-    if workers <= 1 or len(inputs) <= 1:
-        _init_worker(model_dir, reader, options)
-        yield from map(_scan_in_worker, inputs)
+    items = list(items)
+    if workers <= 1 or len(items) <= 1:
+        _worker_state.update(readers=readers, options=options)
+        yield from map(_scan_item, items)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(
-        min(workers, len(inputs)),
+    pool = ProcessPoolExecutor(
+        min(workers, len(items)),
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(model_dir, reader, options),
-    ) as pool:
-        yield from pool.map(_scan_in_worker, inputs)
+        initargs=(model_dir, readers.reader, options),
+    )
+    try:
+        yield from pool.map(_scan_item, items)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from formreader.exceptions import DataError, FormreaderError
-from formreader.io import IMAGE_SUFFIXES, load_pages
+from formreader.io import IMAGE_SUFFIXES, load_image, load_pages
 from formreader.normalize import NORMALIZATION_VERSION, normalize_digit
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def load_digit_folders(root: Path) -> UserDigits:
 
 def _normalized(path: Path) -> np.ndarray:
     try:
-        return normalize_digit(load_pages(path)[0])
+        return normalize_digit(load_image(path))
     except FormreaderError as exc:
         raise DataError(f"{path}: {exc}", hint="remove or fix this file") from exc
 

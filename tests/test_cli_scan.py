@@ -83,32 +83,6 @@ def test_scan_runs_on_hard_generated_pages(pool, tmp_path):
     assert all(r["text"].isdigit() and r["status"] in ("ok", "review") for r in rows)
 
 
-def test_broken_files_give_error_rows_and_the_batch_goes_on(pool, tmp_path):
-    image, fields = pages.single_page(pool, PAGES["single"])
-    folder = tmp_path / "batch"
-    folder.mkdir()
-    write_image(folder / "b_good.png", image)
-    (folder / "a_empty.png").write_bytes(b"")
-    (folder / "c_text.png").write_text("hello, not an image")
-    (folder / "d_truncated.png").write_bytes((folder / "b_good.png").read_bytes()[:200])
-    out = tmp_path / "out" / "results.csv"
-    result = run_scan(folder, "--out", out, "--quiet")
-    assert result.exit_code == 1
-    rows = read_rows(out)
-    by_file = {r["file"].rsplit("/", 1)[-1]: r for r in rows}
-    assert by_file["b_good.png"]["text"] == fields[0][0]
-    for name, message in [
-        ("a_empty.png", "empty"),
-        ("c_text.png", "not a readable image"),
-        ("d_truncated.png", "not a readable image"),
-    ]:
-        assert by_file[name]["status"] == "error"
-        assert message in by_file[name]["message"]
-        assert by_file[name]["text"] == ""
-    assert [r["file"].rsplit("/", 1)[-1] for r in rows] == sorted(by_file)
-    assert list(out.parent.iterdir()) == [out]  # no temporary file left behind
-
-
 def test_out_dash_writes_csv_to_stdout(pool, tmp_path):
     image, fields = pages.strip_page(pool, PAGES["strip"])
     path = write_image(tmp_path / "strip.png", image)
@@ -160,7 +134,7 @@ def test_usage_errors_exit_2(tmp_path):
     empty.mkdir()
     result = run_scan(empty, "--out", tmp_path / "r.csv")
     assert result.exit_code == 2
-    assert "no image files" in result.output
+    assert "no image or PDF files" in result.output
 
 
 def test_parallel_workers_give_the_same_output(pool, tmp_path):
