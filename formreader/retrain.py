@@ -149,7 +149,7 @@ def retrain(
     use_mnist: bool = True,
     epochs: int | None = None,
     seed: int = 0,
-    echo=print,
+    echo=log.info,
 ) -> RetrainResult:
     """Fine-tune the digit CNN on the user's digits, with MNIST replay, and write a model folder.
 

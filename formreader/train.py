@@ -302,7 +302,7 @@ def train(
     epochs: int = 20,
     seed: int = 0,
     limit: int | None = None,
-    echo=print,
+    echo=log.info,
 ) -> TrainResult:
     """Train a digit model on MNIST and write it with its curves, history and model card.
 
@@ -417,7 +417,7 @@ def train_gate(
     epochs: int = 5,
     seed: int = 0,
     limit: int | None = None,
-    echo=print,
+    echo=log.info,
 ) -> TrainResult:
     """Train the reject check (one handwritten digit vs print, rules, specks, slices, pairs).
 

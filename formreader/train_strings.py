@@ -142,7 +142,7 @@ def train_strings(
     samples: int = STRING_SAMPLES,
     seed: int = 0,
     workers: int | None = None,
-    echo=print,
+    echo=log.info,
 ) -> TrainResult:
     """Train the string model on synthetic strings of MNIST training digits.
 
