@@ -172,8 +172,11 @@ def test_bomb_is_refused_before_decoding():
         assert int(lines[1]) < 200, f"peak memory {lines[1]} MB"
 
 
-def test_permission_denied_is_an_error_row(tmp_path, monkeypatch):
-    path = write_image(tmp_path / "locked.png", np.full((50, 50), 255, np.uint8))
+def test_permission_denied_is_an_error_row(pool, tmp_path, monkeypatch):
+    # Tests may run as root, who reads any file: the refusal is simulated at the read.
+    single, fields = pages.single_page(pool, 0)
+    write_image(tmp_path / "good.png", single)
+    write_image(tmp_path / "locked.png", single)
     real = Path.read_bytes
 
     def read_bytes(self):
@@ -182,10 +185,11 @@ def test_permission_denied_is_an_error_row(tmp_path, monkeypatch):
         return real(self)
 
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
-    result = CliRunner().invoke(main, ["scan", str(path), "--out", "-", "-q", "--workers", "1"])
+    result = CliRunner().invoke(main, ["scan", str(tmp_path), "--out", "-", "-q", "--workers", "1"])
     assert result.exit_code == 1
-    row = next(csv.DictReader(io.StringIO(result.stdout)))
-    assert row["status"] == "error" and "permission denied" in row["message"]
+    good, locked = csv.DictReader(io.StringIO(result.stdout))
+    assert good["text"] == fields[0][0]
+    assert locked["status"] == "error" and "permission denied" in locked["message"]
 
 
 # ---- end to end ------------------------------------------------------------------------------
