@@ -21,6 +21,7 @@ import numpy as np
 from formreader.io import MAX_PIXELS, PDF_DPI, find_inputs, load_image
 from formreader.pipeline import REVIEW_BELOW, FieldReading, Readers, Record, ScanItem, read_image
 from formreader.pipeline import scan as _scan_items
+from formreader.template import Template, load_template
 
 #: What :func:`scan` accepts per input: a file or folder path, a page as an array (uint8 gray
 #: or BGR), or a ``(path or array, name)`` pair that sets the name used in the records.
@@ -56,15 +57,19 @@ def iter_scan(
     dpi: int = PDF_DPI,
     debug_dir: str | os.PathLike | None = None,
     export_dir: str | os.PathLike | None = None,
+    template: str | os.PathLike | Template | None = None,
 ) -> Iterator[list[Record]]:
     """Read every input and yield its records, one list per input file or array, in order.
 
-    The models are loaded before this returns, so a bad ``model`` raises
-    :class:`~formreader.exceptions.ModelError` here and not half-way through a batch. See
+    The models and the template are loaded before this returns, so a bad ``model`` or
+    ``template`` raises :class:`~formreader.exceptions.ModelError` /
+    :class:`~formreader.exceptions.TemplateError` here and not half-way through a batch. See
     :func:`scan` for the parameters.
     """
     model = None if model is None else str(model)
     readers = _readers(model, reader)
+    if template is not None and not isinstance(template, Template):
+        template = load_template(template)
     return _scan_items(
         _items(inputs),
         readers,
@@ -75,6 +80,7 @@ def iter_scan(
         dpi=dpi,
         debug_dir=debug_dir,
         export_dir=export_dir,
+        template=template,
     )
 
 
@@ -100,6 +106,9 @@ def scan(inputs: Iterable[Input], **options) -> list[Record]:
         Resolution PDF pages are rendered at.
     debug_dir, export_dir : path-like, optional
         Write overlay PNGs / digit crops for review there.
+    template : path-like or Template, optional
+        A form template (see :mod:`formreader.template`): every page is registered to it and
+        each named field gets one record with ``field`` = its name.
 
     Returns
     -------

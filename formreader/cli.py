@@ -41,6 +41,8 @@ _reader_option = click.option(
     epilog="""\b
 Examples:
   formreader scan ./scans --out results.csv
+  formreader template init blank_form.png --out form.json
+  formreader scan ./scans --template form.json --layout wide --out forms.csv
   formreader read digit.png strip.jpg
   formreader train --mnist mnist.npz --out models/my-model
   formreader eval --mnist mnist.npz"""
@@ -134,8 +136,22 @@ def main(verbose: bool, log_file: str | None) -> None:
     help="Write every digit crop into DIR/<predicted digit>/ and list them in DIR/crops.csv; "
     "move wrong ones to the right folder, then `formreader train --data DIR`.",
 )
+@click.option(
+    "--template",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Form template (JSON, see `formreader template init`): register every page to it and "
+    "read its named fields.",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(["long", "wide"]),
+    default="long",
+    show_default=True,
+    help="With --template: one row per field (long) or one row per page with a column per "
+    "field name and <name>_confidence (wide).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line.")
-def scan(inputs, out, fmt, resume, quiet, **options):
+def scan(inputs, out, fmt, resume, layout, quiet, **options):
     """Find and read the handwritten fields of every page in INPUTS (files or folders of
     PNG, JPEG, TIFF, BMP, WebP or PDF).
 
@@ -163,8 +179,20 @@ def scan(inputs, out, fmt, resume, quiet, **options):
         read_records,
         write_crops_csv,
     )
+    from formreader.template import load_template
 
     fmt = output_format(out, fmt)
+    if layout == "wide" and not options["template"]:
+        raise click.UsageError("--layout wide needs --template")
+    if layout == "wide" and resume:
+        raise click.UsageError("--resume works with --layout long only")
+    if options["template"] and options["export_dir"]:
+        raise click.UsageError("--export-crops cannot be combined with --template yet")
+    if options["template"]:
+        try:
+            options["template"] = load_template(options["template"])
+        except FormreaderError as exc:
+            _fail(exc)
     kept = []
     if resume:
         if out == "-":
@@ -188,7 +216,8 @@ def scan(inputs, out, fmt, resume, quiet, **options):
     signal.signal(signal.SIGTERM, _interrupt)
     interrupted = False
     with atomic_text(out) as stream, contextlib.closing(batch):
-        writer = RecordWriter(stream, fmt)
+        names = options["template"].names if options["template"] else None
+        writer = RecordWriter(stream, fmt, layout, names)
         writer.write(kept)
         try:
             for records in batch:
@@ -198,7 +227,7 @@ def scan(inputs, out, fmt, resume, quiet, **options):
                 for record in errors:
                     click.echo(f"formreader: error: {record.message}", err=True)
                 failed += bool(errors)
-                fields += sum(r.status != "error" and r.field > 0 for r in records)
+                fields += sum(r.status != "error" and r.field != 0 for r in records)
                 flagged += sum(r.status == "review" for r in records)
                 finished += 1
                 progress.update(1)
@@ -222,6 +251,55 @@ def scan(inputs, out, fmt, resume, quiet, **options):
             err=True,
         )
     sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)
+
+
+@main.group()
+def template() -> None:
+    """Form templates: named fields read at fixed places of a known form."""
+
+
+@template.command("init")
+@click.argument("reference", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False), help="Template file to write."
+)
+@click.option(
+    "--debug-dir",
+    type=click.Path(file_okay=False),
+    help="Write the reference with the proposed fields drawn on it.",
+)
+def template_init(reference, out, debug_dir):
+    """Propose a template from REFERENCE, an image of the form (blank or filled).
+
+    \b
+    Boxes, combs and underlines become fields named field_1, field_2, ... in reading order.
+    Rename them in the JSON (and add "length" / "pattern" checks), then:
+      formreader scan scans/ --template form.json --out results.csv
+    \b
+    Example:
+      formreader template init blank_form.png --out form.json --debug-dir template-debug/
+    """
+    from pathlib import Path
+
+    from formreader.io import load_image
+    from formreader.overlay import save_overlay
+    from formreader.pipeline import FieldReading
+    from formreader.template import propose_fields, save_template
+
+    try:
+        image = load_image(reference)
+    except FormreaderError as exc:
+        _fail(exc)
+    fields = propose_fields(image)
+    if not fields:
+        message = f"formreader: error: no boxes, combs or underlines found on {reference}"
+        click.echo(message, err=True)
+        sys.exit(EXIT_SOME_FAILED)
+    save_template(out, reference, fields)
+    if debug_dir:
+        drawn = [FieldReading(f.name, [1.0], f.box) for f in fields]
+        save_overlay(Path(debug_dir) / f"{Path(reference).stem}_template.png", image, drawn, 0.0)
+    click.echo(f"{len(fields)} field(s) written to {out}; rename them there", err=True)
 
 
 @main.command()

@@ -48,3 +48,10 @@ class OutputError(FormreaderError):
 
     exit_code = 2
     hint = "pass another --out, or drop --resume to start the output afresh"
+
+
+class TemplateError(FormreaderError):
+    """A form template file is missing, malformed or does not fit its reference image."""
+
+    exit_code = 2
+    hint = "see 'Form templates' in the README; `formreader template init` writes a valid one"

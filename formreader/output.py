@@ -113,19 +113,51 @@ def record_json(record: Record) -> dict:
     }
 
 
+def wide_columns(names: list[str]) -> list[str]:
+    """Columns of ``--layout wide``: one value and one confidence column per field name."""
+    named = [column for name in names for column in (name, f"{name}_confidence")]
+    return ["file", "page", *named, "status", "message"]
+
+
+def wide_rows(records: list[Record], names: list[str]) -> list[dict]:
+    """One row per page of template records: each named field's text and confidence, the
+    worst status of the page and its fields' messages, prefixed by their names."""
+    pages: dict[tuple[str, int], list[Record]] = {}
+    for record in records:
+        pages.setdefault((record.file, record.page), []).append(record)
+    rows = []
+    for (file, page), group in pages.items():
+        row: dict = {column: None for column in wide_columns(names)}
+        row.update(file=file, page=page)
+        for record in group:
+            if record.field in names:
+                row[record.field] = record.text
+                row[f"{record.field}_confidence"] = record.confidence
+        statuses = {record.status for record in group}
+        row["status"] = next(s for s in ("error", "review", "ok") if s in statuses or s == "ok")
+        row["message"] = "; ".join(
+            f"{r.field}: {r.message}" if r.field in names else r.message for r in group if r.message
+        )
+        rows.append(row)
+    return rows
+
+
 class RecordWriter:
     """Records to an open text stream as CSV (header first) or JSON Lines.
 
-    Each :meth:`write` goes out in one piece and is flushed, so an interrupted batch leaves
-    whole files' rows only.
+    ``layout="wide"`` (with the template's field ``names``) writes one row per page instead of
+    one per field. Each :meth:`write` goes out in one piece and is flushed, so an interrupted
+    batch leaves whole files' rows only.
     """
 
-    def __init__(self, stream, fmt: str = "csv"):
+    def __init__(self, stream, fmt: str = "csv", layout: str = "long", names=None):
         if fmt not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
-        self._stream, self._format = stream, fmt
+        if layout not in ("long", "wide") or (layout == "wide" and not names):
+            raise ValueError("layout must be 'long', or 'wide' with the template's field names")
+        self._stream, self._format, self._names = stream, fmt, names if layout == "wide" else None
         if fmt == "csv":
-            self._emit([COLUMNS])
+            self._emit([wide_columns(names) if self._names else COLUMNS])
 
     def _emit(self, rows: list[list]) -> None:
         buffer = io.StringIO()
@@ -134,12 +166,28 @@ class RecordWriter:
         self._stream.flush()
 
     def write(self, records: list[Record]) -> None:
-        if self._format == "csv":
-            self._emit([record_row(record) for record in records])
+        if self._names:
+            objects = wide_rows(records, self._names)
+            for row in objects:
+                for key, value in row.items():
+                    if key.endswith("_confidence") and value is not None:
+                        row[key] = round(value, 4)
+            cells = [[_cell(row[c]) for c in wide_columns(self._names)] for row in objects]
         else:
-            lines = [json.dumps(record_json(r), ensure_ascii=False) + "\n" for r in records]
+            objects = [record_json(r) for r in records]
+            cells = [record_row(r) for r in records]
+        if self._format == "csv":
+            self._emit(cells)
+        else:
+            lines = [json.dumps(o, ensure_ascii=False) + "\n" for o in objects]
             self._stream.write("".join(lines))
             self._stream.flush()
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
 def _record_from(cells: dict) -> Record:
@@ -155,7 +203,7 @@ def _record_from(cells: dict) -> Record:
     return Record(
         file=cells["file"],
         page=int(cells["page"]),
-        field=int(cells["field"]),
+        field=int(cells["field"]) if str(cells["field"]).isdigit() else cells["field"],
         text=cells["text"] or "",
         confidence=number(cells["confidence"], float),
         digit_confidences=[float(c) for c in confidences],

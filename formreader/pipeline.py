@@ -18,6 +18,7 @@ from formreader.exceptions import BlankImageError, FormreaderError
 from formreader.io import iter_pages
 from formreader.normalize import normalize_digit, normalize_strip
 from formreader.overlay import save_overlay
+from formreader.template import read_form
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,8 @@ class Record:
 
     file: str
     page: int
-    field: int
+    #: Field number on the page (0: a page-level record), or its name with a template.
+    field: int | str
     text: str = ""
     confidence: float | None = None
     digit_confidences: list[float] = field(default_factory=list)
@@ -448,6 +450,40 @@ def scan_file(path: Path, name: str, readers: Readers, **options) -> list[Record
     return scan_pages(iter_pages(path, **load), name, readers, **options)
 
 
+def _field_record(name, number, field_id, reading, review_below, problems="", crops=()):
+    low = f"lowest digit confidence below {review_below}"
+    notes = [reading.doubt, problems, low if reading.confidence < review_below else ""]
+    return Record(
+        file=name,
+        page=number,
+        field=field_id,
+        text=reading.text,
+        confidence=reading.confidence,
+        digit_confidences=reading.digit_confidences,
+        box=reading.box,
+        status="review" if any(notes) else "ok",
+        message="; ".join(m for m in notes if m),
+        crops=list(crops),
+    )
+
+
+def _template_records(image, name, number, readers, template, review_below):
+    """Records of one page read with a form template: one per named field, in its order."""
+    records, readings = [], []
+    for zone, reading in read_form(image, template, lambda crop: read_image(crop, readers)):
+        if reading is None:
+            problems = zone.problems("")
+            message = "; ".join(m for m in ("no handwritten digits found", problems) if m)
+            records.append(
+                Record(file=name, page=number, field=zone.name, status="review", message=message)
+            )
+            continue
+        readings.append(reading)
+        problems = zone.problems(reading.text)
+        records.append(_field_record(name, number, zone.name, reading, review_below, problems))
+    return records, readings
+
+
 def scan_pages(
     pages: Iterable[np.ndarray],
     name: str,
@@ -455,14 +491,17 @@ def scan_pages(
     review_below: float = REVIEW_BELOW,
     debug_dir=None,
     export_dir=None,
+    template=None,
 ) -> list[Record]:
     """All records of the pages of one input; nothing raises out of it.
 
     A file that cannot be opened gives one ``error`` record; a page that cannot be decoded or
     read gives an ``error`` record for that page (pages after an undecodable one are not
-    reached). A page without digits gives one ``review`` record. With ``debug_dir``, an
-    overlay PNG per page shows the fields found; with ``export_dir`` every digit crop is
-    written for review (see :func:`export_crops`).
+    reached). A page without digits gives one ``review`` record. With a ``template``
+    (:class:`formreader.template.Template`) each page is registered to it and every named
+    field gets one record (``field`` = its name); a page that does not match the template is
+    an ``error`` record. With ``debug_dir``, an overlay PNG per page shows the fields found;
+    with ``export_dir`` every digit crop is written for review (see :func:`export_crops`).
     """
     records: list[Record] = []
     pages = iter(pages)
@@ -477,7 +516,12 @@ def scan_pages(
             records.append(Record(file=name, page=number, field=0, status="error", message=message))
             break
         try:
-            readings = read_page(image, readers)
+            if template is not None:
+                page_records, readings = _template_records(
+                    image, name, number, readers, template, review_below
+                )
+            else:
+                readings = read_page(image, readers)
         except Exception as exc:  # one bad page must not stop the batch
             log.info("reading %s page %d failed", name, number, exc_info=True)
             known = isinstance(exc, FormreaderError | ValueError | cv2.error)
@@ -487,6 +531,9 @@ def scan_pages(
         page_id = _page_id(name, number)
         if debug_dir:
             save_overlay(Path(debug_dir) / f"{page_id}.png", image, readings, review_below)
+        if template is not None:
+            records += page_records
+            continue
         if not readings:
             records.append(
                 Record(
@@ -498,24 +545,8 @@ def scan_pages(
                 )
             )
         for index, reading in enumerate(readings, start=1):
-            low = reading.confidence < review_below
-            message = f"lowest digit confidence below {review_below}" if low else ""
-            records.append(
-                Record(
-                    file=name,
-                    page=number,
-                    field=index,
-                    text=reading.text,
-                    confidence=reading.confidence,
-                    digit_confidences=reading.digit_confidences,
-                    box=reading.box,
-                    status="review" if low or reading.doubt else "ok",
-                    message="; ".join(m for m in (reading.doubt, message) if m),
-                    crops=export_crops(export_dir, image, page_id, index, reading)
-                    if export_dir
-                    else [],
-                )
-            )
+            crops = export_crops(export_dir, image, page_id, index, reading) if export_dir else ()
+            records.append(_field_record(name, number, index, reading, review_below, crops=crops))
     return records
 
 

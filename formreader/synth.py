@@ -1190,3 +1190,112 @@ def make_page(kind: str, pool: DigitPool, rng: np.random.Generator) -> Page:
 def make_pages(kind: str, n: int, pool: DigitPool, seed: int = 0) -> list[Page]:
     """Make ``n`` pages of ``kind``; page ``i`` depends only on ``(seed, i)``."""
     return [make_page(kind, pool, np.random.default_rng([seed, i])) for i in range(n)]
+
+
+# --------------------------------------------------------------------------- one form, many copies
+
+#: Kinds of zone on a template form: a closed box, a box with comb teeth, an underline.
+ZONE_KINDS = ("box", "comb", "underline")
+
+
+@dataclass
+class Zone:
+    """A field zone of a printed form: its kind, box ``(x, y, w, h)`` and digit count."""
+
+    kind: str
+    box: tuple[int, int, int, int]
+    length: int
+
+
+@dataclass
+class Form:
+    """A blank printed form (gray uint8) and its field zones in reading order."""
+
+    image: np.ndarray
+    zones: list[Zone]
+
+
+def blank_form(rng: np.random.Generator, n_fields: int = 4, size=(1100, 1000)) -> Form:
+    """A printed form: title, instructions and, per field, a label and a box, comb or line.
+
+    Different ``rng`` states give different forms (words, fonts, layout).
+    """
+    height, width = size
+    image = Image.new("L", (width, height), 250)
+    draw = ImageDraw.Draw(image)
+    fonts = font_files()
+    font = fonts[int(rng.integers(len(fonts)))]
+    words = ["Meter", "Order", "Claim", "Delivery", "Account", "Registration", "Payment"]
+    title = f"{rng.choice(words)} form {int(rng.integers(100, 999))}-{rng.choice(['A', 'B'])}"
+    draw.text((60, 40), title, fill=0, font=load_font(font, 40))
+    small = load_font(font, 20)
+    for line in range(3):
+        text = " ".join(rng.choice(words + ["please", "write", "in", "the", "boxes"], 9))
+        draw.text((60, 110 + 28 * line), f"{line + 1}) {text}.", fill=30, font=small)
+    zones = []
+    top = 230
+    step = (height - top - 60) // n_fields
+    for index in range(n_fields):
+        kind = ZONE_KINDS[int(rng.integers(len(ZONE_KINDS)))] if index else "box"
+        length = int(rng.integers(3, 8))
+        y = top + index * step + int(rng.integers(0, max(1, step - 130)))
+        label = f"{rng.choice(words)} no. {index + 1} ({length} digits)"
+        draw.text((60, y + 25), label, fill=0, font=load_font(font, 24))
+        x, cell, h = 470, 62, 84
+        w = length * cell
+        if kind == "box":
+            draw.rectangle((x, y, x + w, y + h), outline=0, width=3)
+        elif kind == "comb":
+            draw.rectangle((x, y, x + w, y + h), outline=0, width=3)
+            for k in range(1, length):
+                draw.line((x + k * cell, y + h - 25, x + k * cell, y + h), fill=0, width=2)
+        else:
+            draw.line((x, y + h, x + w, y + h), fill=0, width=3)
+        zones.append(Zone(kind, (x, y, w + 1, h + 1), length))
+    return Form(np.asarray(image).copy(), zones)
+
+
+def fill_form(
+    form: Form, pool: DigitPool, rng: np.random.Generator, texts: list[str]
+) -> np.ndarray:
+    """A copy of ``form`` (BGR) with ``texts`` handwritten into its zones in blue or black."""
+    page = cv2.cvtColor(form.image, cv2.COLOR_GRAY2BGR)
+    colour = _pen_colour(rng)
+    for zone, text in zip(form.zones, texts, strict=True):
+        x, y, w, h = zone.box
+        cell = w / zone.length
+        height = h * rng.uniform(0.55, 0.75)
+        if zone.kind == "comb":
+            for k, digit in enumerate(text):
+                ink, _ = render_digits(pool, digit, rng, height=height)
+                left = int(x + k * cell + (cell - ink.shape[1]) / 2)
+                _blend_ink(page, ink, left, int(y + (h - ink.shape[0]) / 2), colour, rng)
+            continue
+        ink, _ = render_digits(pool, text, rng, height=height, gap=cell * 0.3)
+        if ink.shape[1] > w - 16:  # keep the digits inside their box
+            scale = (w - 16) / ink.shape[1]
+            ink = cv2.resize(ink, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        top = y + h - ink.shape[0] - (4 if zone.kind == "underline" else int((h - height) / 2))
+        _blend_ink(page, ink, x + int(rng.integers(4, 12)), int(top), colour, rng)
+    return page
+
+
+def scan_copy(page: np.ndarray, rng: np.random.Generator, photo: bool = False) -> np.ndarray:
+    """``page`` as scanned (rotation up to 3 degrees, scale 0.85-1.15, shift, noise) or, with
+    ``photo``, as photographed (perspective, uneven light, JPEG)."""
+    height, width = page.shape[:2]
+    matrix = cv2.getRotationMatrix2D(
+        (width / 2, height / 2), rng.uniform(-3, 3), rng.uniform(0.85, 1.15)
+    )
+    matrix[:, 2] += rng.uniform(-30, 30, 2)
+    transform = np.vstack([matrix, [0, 0, 1]])
+    if photo:
+        src = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+        dst = (src + rng.uniform(-0.06, 0.06, (4, 2)) * [width, height]).astype(np.float32)
+        transform = cv2.getPerspectiveTransform(src, dst) @ transform
+    out = cv2.warpPerspective(page, transform, (width, height), borderValue=(235, 235, 235))
+    if photo:
+        out = np.clip(out * _light_map(rng, out.shape[:2])[..., None], 0, 255).astype(np.uint8)
+        out = _jpeg(out, int(rng.integers(70, 90)))
+    noise = rng.normal(0, 4, out.shape)
+    return np.clip(out + noise, 0, 255).astype(np.uint8)
