@@ -60,12 +60,12 @@ def scan(*args):
 def test_scans_and_photos_of_the_form_are_read_field_by_field(form_and_template, pool, tmp_path):
     form, template = form_and_template
     truth = []
-    for seed, photo in ((0, False), (1, False), (2, True)):
+    for seed, photo in ((0, False), (1, False), (3, True)):
         page, texts, rng = fill(form, pool, seed)
         write_image(tmp_path / f"copy{seed}.png", synth.scan_copy(page, rng, photo=photo))
         truth += [(f"copy{seed}.png", name, text) for name, text in zip(NAMES, texts, strict=True)]
     other = synth.blank_form(np.random.default_rng(6))
-    write_image(tmp_path / "other.png", fill(other, pool, 3)[0])
+    write_image(tmp_path / "other.png", fill(other, pool, 4)[0])
     result, rows = scan(tmp_path, "--template", template, "--out", "-")
     assert result.exit_code == 1  # the other form
     got = [(r["file"].rsplit("/", 1)[-1], r["field"], r["text"]) for r in rows[:-1]]
