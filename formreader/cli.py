@@ -218,7 +218,7 @@ def scan(inputs, out, fmt, resume, layout, quiet, **options):
     with atomic_text(out) as stream, contextlib.closing(batch):
         names = options["template"].names if options["template"] else None
         writer = RecordWriter(stream, fmt, layout, names)
-        writer.write(kept)
+        writer.write(kept)  # Ctrl-C before the loop: the old output stays as it was
         try:
             for records in batch:
                 writer.write(records)

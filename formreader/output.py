@@ -63,10 +63,11 @@ def _file_mode(target: Path) -> int:
 
 @contextlib.contextmanager
 def atomic_text(path: str | os.PathLike) -> Iterator:
-    """Open a text file for writing that appears at ``path`` only when complete.
+    """Open a text file for writing that replaces ``path`` only when the block completes.
 
-    ``-`` means stdout. On an exception the partial rows written so far are still moved into
-    place, so an interrupted batch leaves a valid file with the rows finished before it.
+    ``-`` means stdout. When the block raises, the temporary file is removed and ``path`` keeps
+    what it held before: nothing is half-written. (``scan`` catches Ctrl-C inside the block,
+    so an interrupted batch still ends the block normally and keeps the files finished.)
     """
     if str(path) == "-":
         yield sys.stdout
@@ -79,8 +80,10 @@ def atomic_text(path: str | os.PathLike) -> Iterator:
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
             yield fh
-    finally:
-        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    os.replace(tmp, target)
 
 
 FORMATS = ("csv", "jsonl")

@@ -142,3 +142,19 @@ def test_field_checks():
     assert zone.problems("0123") == "0123 does not match ^[1-9][0-9]*$"
     assert zone.problems("12") == "expected 4 digits, read 2"
     assert TemplateField("any", (0, 0, 10, 10)).problems("") == ""
+
+
+def test_template_records_round_trip_for_resume_and_the_api(form_and_template, pool, tmp_path):
+    import formreader
+
+    form, template = form_and_template
+    page, texts, rng = fill(form, pool, 1)
+    scanned = synth.scan_copy(page, rng)
+    path = write_image(tmp_path / "copy.png", scanned)
+    out = tmp_path / "r.csv"
+    scan(path, "--template", template, "--out", out)
+    first = out.read_text()
+    result, _ = scan(path, "--template", template, "--out", out, "--resume")
+    assert result.exit_code == 0 and out.read_text() == first
+    records = formreader.scan([scanned], template=template)
+    assert [(r.field, r.text) for r in records] == list(zip(NAMES, texts, strict=True))
