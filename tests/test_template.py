@@ -30,10 +30,11 @@ def form_and_template(tmp_path_factory):
     form = synth.blank_form(np.random.default_rng(5))
     write_image(folder / "blank form.png", form.image)
     template = folder / "form.json"
-    result = CliRunner().invoke(
-        main, ["template", "init", str(folder / "blank form.png"), "--out", str(template)]
-    )
+    debug = folder / "debug"
+    command = ["template", "init", str(folder / "blank form.png"), "--out", str(template)]
+    result = CliRunner().invoke(main, [*command, "--debug-dir", str(debug)])
     assert result.exit_code == 0, result.output
+    assert [p.name for p in debug.iterdir()] == ["blank form_template.png"]
     spec = json.loads(template.read_text())
     assert spec["reference"] == "blank form.png"
     assert len(spec["fields"]) == len(form.zones)
