@@ -419,7 +419,10 @@ def train(mnist, out_dir, epochs, arch, data, start_from, no_mnist, seed, limit)
         from formreader.retrain import retrain
 
         if arch != "cnn":
-            raise click.UsageError("--data fine-tunes the digit CNN; leave out --arch")
+            raise click.UsageError(
+                "--data fine-tunes the digit CNN (and the string model for string labels);"
+                " leave out --arch"
+            )
         try:
             result = retrain(
                 data,
@@ -433,8 +436,12 @@ def train(mnist, out_dir, epochs, arch, data, start_from, no_mnist, seed, limit)
             )
         except FormreaderError as exc:
             _fail(exc)
-        click.echo(f"held-out accuracy before={result.user_before:.4f}")
-        click.echo(f"held-out accuracy after={result.user_after:.4f}")
+        if result.strings:
+            click.echo(f"held-out strings exact before={result.strings.before:.4f}")
+            click.echo(f"held-out strings exact after={result.strings.after:.4f}")
+        if result.user_after is not None:
+            click.echo(f"held-out accuracy before={result.user_before:.4f}")
+            click.echo(f"held-out accuracy after={result.user_after:.4f}")
         if result.mnist_after is not None:
             click.echo(f"MNIST test accuracy before={result.mnist_before:.4f}")
             click.echo(f"MNIST test accuracy after={result.mnist_after:.4f}")

@@ -1,9 +1,10 @@
-"""Fine-tune the digit CNN on the user's own digits (``formreader train --data``).
+"""Fine-tune on the user's own data (``formreader train --data``).
 
 The user's data is either digit folders ``0/ … 9/`` (the layout ``scan --export-crops``
-writes) or a CSV ``file,label`` of images whose label is a whole digit string; such strings
-are cut by the scan pipeline and used only where it finds as many digits as the label has.
-Every image goes through :func:`formreader.normalize.normalize_digit`, as at inference.
+writes) or a CSV ``file,label`` of images whose label is a whole digit string. Digit folders
+fine-tune the digit CNN. String labels fine-tune the string model on *every* string, and the
+digit CNN on the strings the scan pipeline cuts into as many digits as the label has. Every
+image goes through :mod:`formreader.normalize`, as at inference.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import csv
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from formreader.exceptions import DataError, FormreaderError
-from formreader.io import IMAGE_SUFFIXES, load_image, load_pages
+from formreader.classify import MAX_DIGITS
+from formreader.exceptions import BlankImageError, DataError, FormreaderError
+from formreader.io import IMAGE_SUFFIXES, load_image
 from formreader.normalize import NORMALIZATION_VERSION, normalize_digit
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,7 @@ HOLDOUT = 0.2
 REPLAY_RATIO = 2.0
 FINETUNE_LEARNING_RATE = 5e-4
 FINETUNE_EPOCHS = 4
+STRING_FINETUNE_EPOCHS = 10
 SCRATCH_EPOCHS = 20
 _HINT = "give digit folders 0/ ... 9/ (as `scan --export-crops` writes) or a CSV file,label"
 
@@ -71,38 +75,53 @@ def _normalized(path: Path) -> np.ndarray:
         raise DataError(f"{path}: {exc}", hint="remove or fix this file") from exc
 
 
-def load_string_labels(csv_path: Path, model_dir=None) -> UserDigits:
-    """Digits of the strings listed in ``csv_path`` (``file,label``, paths relative to it),
-    cut by the scan pipeline; strings cut into the wrong number of digits are left out."""
-    from formreader.pipeline import Readers, read_page
-
-    readers = Readers.load(model_dir, "digits")
-    images, labels, total, used = [], [], 0, 0
+def read_string_csv(csv_path: Path) -> list[tuple[np.ndarray, str]]:
+    """The first page of every image listed in ``csv_path`` (``file,label``, paths relative to
+    it) with its digit-string label."""
     with open(csv_path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     if not rows or not {"file", "label"} <= set(rows[0]):
         raise DataError(f"{csv_path}: expected a header file,label and rows", hint=_HINT)
+    strings = []
     for line, row in enumerate(rows, start=2):
         label = (row["label"] or "").strip()
-        if not label.isdigit():
-            raise DataError(f"{csv_path}:{line}: label {label!r} is not a digit string", _HINT)
-        path = csv_path.parent / row["file"]
+        if not label.isdigit() or len(label) > MAX_DIGITS:
+            raise DataError(
+                f"{csv_path}:{line}: label {label!r} is not a string of 1-{MAX_DIGITS} digits",
+                _HINT,
+            )
         try:
-            pages = load_pages(path)
+            page = load_image(csv_path.parent / row["file"])
         except FormreaderError as exc:
             raise DataError(f"{csv_path}:{line}: {exc}", hint="fix the path or the file") from exc
-        total += 1
-        pieces = [p for reading in read_page(pages[0], readers) for p in reading.pieces]
+        strings.append((page, label))
+    return strings
+
+
+def cut_strings(strings: list[tuple[np.ndarray, str]], source: str, model_dir=None) -> UserDigits:
+    """Digits of labelled strings, cut by the scan pipeline; strings cut into the wrong number
+    of digits are left out."""
+    from formreader.pipeline import Readers, read_page
+
+    readers = Readers.load(model_dir, "digits")
+    images, labels, used = [], [], 0
+    for page, label in strings:
+        pieces = [p for reading in read_page(page, readers) for p in reading.pieces]
         if len(pieces) == len(label):
             images += [p.image for p in pieces]
             labels += [int(c) for c in label]
             used += 1
     if not images:
         raise DataError(
-            f"{csv_path}: none of the {total} strings was cut into as many digits as its label",
+            f"{source}: none of the {len(strings)} strings was cut into as many digits as its"
+            " label",
             hint=_HINT,
         )
-    return UserDigits(np.stack(images), np.array(labels), str(csv_path), total, used)
+    return UserDigits(np.stack(images), np.array(labels), source, len(strings), used)
+
+
+def is_string_csv(data: Path) -> bool:
+    return data.is_file() and data.suffix.lower() == ".csv"
 
 
 def load_user_digits(data: str | os.PathLike, model_dir=None) -> UserDigits:
@@ -110,8 +129,8 @@ def load_user_digits(data: str | os.PathLike, model_dir=None) -> UserDigits:
     data = Path(data)
     if data.is_dir():
         return load_digit_folders(data)
-    if data.is_file() and data.suffix.lower() == ".csv":
-        return load_string_labels(data, model_dir)
+    if is_string_csv(data):
+        return cut_strings(read_string_csv(data), str(data), model_dir)
     raise DataError(f"{data}: neither a folder of digit folders nor a .csv file", hint=_HINT)
 
 
@@ -132,12 +151,107 @@ class RetrainResult:
     """Accuracy before and after, on the held-out user digits and on MNIST test."""
 
     out_dir: Path
-    user_before: float
-    user_after: float
+    user_before: float | None
+    user_after: float | None
     mnist_before: float | None
     mnist_after: float | None
     train_digits: int
     held_out_digits: int
+    #: The string model's fine-tuning, for string labels.
+    strings: StringRetrainResult | None = None
+
+
+@dataclass
+class StringRetrainResult:
+    """Exact-string accuracy of the string model on the held-out user strings."""
+
+    before: float
+    after: float
+    train_strings: int
+    held_out_strings: int
+    replay_strings: int
+
+
+def retrain_strings(
+    strings: list[tuple[np.ndarray, str]],
+    out_dir: Path,
+    mnist=None,
+    *,
+    start_from=None,
+    use_mnist: bool = True,
+    epochs: int | None = None,
+    seed: int = 0,
+    echo=log.info,
+) -> StringRetrainResult:
+    """Fine-tune the string model on *all* the user's labelled strings (minus a held-out
+    fifth), with as many synthetic MNIST strings mixed in so it does not forget; write
+    ``strings.keras`` and ``strings.tflite`` into ``out_dir``."""
+    import keras
+    import tensorflow as tf
+
+    from formreader.classify import bundled_model_dir
+    from formreader.normalize import STRIP_HEIGHT, STRIP_WIDTH, normalize_strip
+    from formreader.train import export_tflite, load_mnist
+    from formreader.train_strings import (
+        STRING_BATCH,
+        STRING_KERAS_NAME,
+        STRING_TFLITE_NAME,
+        ctc_loss,
+        exact_accuracy,
+        synthetic_strings,
+    )
+
+    strips, texts = [], []
+    for image, label in strings:
+        try:
+            strips.append(np.round(normalize_strip(image) * 255).astype(np.uint8))
+        except BlankImageError:
+            continue  # no ink to learn from
+        texts.append(label)
+    if len(strips) < len(strings):
+        echo(f"string model: {len(strings) - len(strips)} blank image(s) left out")
+    strings = list(zip(strips, texts, strict=True))
+    x = np.stack(strips) if strips else np.zeros((0, STRIP_HEIGHT, STRIP_WIDTH), np.uint8)
+    y = np.full((len(strips), MAX_DIGITS), -1, np.int32)
+    for i, label in enumerate(texts):
+        y[i, : len(label)] = [int(c) for c in label]
+    order = np.random.default_rng(seed).permutation(len(strings))
+    cut = int(round(HOLDOUT * len(strings)))
+    held, fit = order[:cut], order[cut:]
+    if len(held) == 0 or len(fit) == 0:
+        raise DataError(f"too few strings ({len(strings)}) to train and hold out")
+    replay = 0
+    x_fit, y_fit = x[fit], y[fit]
+    if use_mnist:
+        (x_train, y_train), _ = load_mnist(mnist)
+        x_replay, y_replay = synthetic_strings(x_train, y_train, len(fit), seed + 7)
+        x_fit, y_fit = np.concatenate([x_fit, x_replay]), np.concatenate([y_fit, y_replay])
+        replay = len(x_replay)
+    echo(f"string model: {len(fit)} strings to train on (+{replay} synthetic), {cut} held out")
+    base = Path(start_from) if start_from else bundled_model_dir()
+    if not (base / STRING_KERAS_NAME).is_file():
+        base = bundled_model_dir()
+    model = keras.models.load_model(base / STRING_KERAS_NAME, compile=False, safe_mode=True)
+    x_held = x[held].astype(np.float32)[..., None] / 255
+
+    def held_exact() -> float:
+        return exact_accuracy(model.predict(x_held, batch_size=256, verbose=0), y[held])
+
+    before = held_exact()
+    echo(f"string model before: held-out strings exact {before:.4f}")
+    model.compile(optimizer=keras.optimizers.Adam(FINETUNE_LEARNING_RATE), loss=ctc_loss)
+    data = (
+        tf.data.Dataset.from_tensor_slices((x_fit, y_fit))
+        .shuffle(len(x_fit), seed=seed)
+        .batch(STRING_BATCH)
+        .map(lambda a, b: (tf.cast(a, tf.float32)[..., None] / 255.0, b))
+    )
+    model.fit(data, epochs=epochs or STRING_FINETUNE_EPOCHS, verbose=0)
+    after = held_exact()
+    echo(f"string model after:  held-out strings exact {after:.4f}")
+    model.save(out_dir / STRING_KERAS_NAME)
+    export_tflite(model, out_dir / STRING_TFLITE_NAME)
+    return StringRetrainResult(before, after, len(fit), cut, replay)
 
 
 def retrain(
@@ -151,7 +265,8 @@ def retrain(
     seed: int = 0,
     echo=log.info,
 ) -> RetrainResult:
-    """Fine-tune the digit CNN on the user's digits, with MNIST replay, and write a model folder.
+    """Fine-tune the digit CNN (and, for string labels, the string model) on the user's data,
+    with MNIST replay, and write a model folder.
 
     Parameters
     ----------
@@ -185,9 +300,30 @@ def retrain(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
-    user = load_user_digits(data, start_from)
-    if user.strings_total:
+    base_dir = Path(start_from) if start_from else bundled_model_dir()
+    data = Path(data)
+    strings = read_string_csv(data) if is_string_csv(data) else None
+    string_result = None
+    if strings:
+        options = {"start_from": start_from, "use_mnist": use_mnist, "seed": seed}
+        string_result = retrain_strings(strings, out_dir, mnist, echo=echo, **options)
+        try:
+            user = cut_strings(strings, str(data), start_from)
+        except DataError as exc:
+            echo(f"the digit CNN is kept as it was: {exc}")
+            for name in (KERAS_NAME, TFLITE_NAME):
+                shutil.copyfile(base_dir / name, out_dir / name)
+            card = {
+                "digits": f"copied from {base_dir}: {exc}",
+                "strings": _strings_card(string_result, data),
+                "normalization_version": NORMALIZATION_VERSION,
+                "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            }
+            (out_dir / CARD_NAME).write_text(json.dumps(card, indent=2) + "\n")
+            return RetrainResult(out_dir, None, None, None, None, 0, 0, string_result)
         echo(f"{user.strings_used} of {user.strings_total} strings cut into their label's digits")
+    else:
+        user = load_user_digits(data, start_from)
     train_idx, held_idx = split_holdout(user.labels, seed)
     if len(train_idx) == 0 or len(held_idx) == 0:
         raise DataError(f"{data}: too few digits ({len(user.labels)}) to train and hold out")
@@ -199,7 +335,6 @@ def retrain(
     if use_mnist:
         (x_train, y_train), (x_test, y_test) = load_mnist(mnist)
         mnist_test = (normalize_mnist(x_test), y_test)
-    base_dir = Path(start_from) if start_from else bundled_model_dir()
 
     model = keras.models.load_model(base_dir / KERAS_NAME, safe_mode=True)
     user_before = model_accuracy(model, x_held, y_held)
@@ -258,6 +393,8 @@ def retrain(
         "files": {"keras": KERAS_NAME, "tflite": TFLITE_NAME},
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if string_result:
+        card["strings"] = _strings_card(string_result, data)
     (out_dir / CARD_NAME).write_text(json.dumps(card, indent=2) + "\n")
     return RetrainResult(
         out_dir,
@@ -267,7 +404,19 @@ def retrain(
         mnist_after,
         len(x_user),
         len(x_held),
+        string_result,
     )
+
+
+def _strings_card(result: StringRetrainResult, data: Path) -> dict:
+    return {
+        "fine_tuned_on": str(data),
+        "user_strings_trained": result.train_strings,
+        "user_strings_held_out": result.held_out_strings,
+        "synthetic_replay_strings": result.replay_strings,
+        "held_out_exact": {"before": round(result.before, 5), "after": round(result.after, 5)},
+        "file": "strings.tflite",
+    }
 
 
 def _mnist_note(accuracy: float | None) -> str:

@@ -97,7 +97,10 @@ def test_fine_tune_from_digit_strings_uses_those_cut_right(mnist_test, mnist_pat
     [
         (lambda d: d.mkdir(), "no labelled digits found"),
         (lambda d: (d / "3").mkdir(parents=True) or (d / "3" / "x.png").write_text("no"), "x.png"),
-        (lambda d: d.with_suffix(".csv").write_text("file,label\na.png,12a\n"), "is not a digit"),
+        (
+            lambda d: d.with_suffix(".csv").write_text("file,label\na.png,12a\n"),
+            "is not a string of",
+        ),
     ],
 )
 def test_bad_training_data_is_named_and_training_does_not_start(make, message, tmp_path):
@@ -134,3 +137,54 @@ def test_export_move_a_crop_then_train_from_scratch_on_the_folders(mnist_test, t
     assert int(trained) + int(held) == 30
     card = json.loads((out / "model_card.json").read_text())
     assert card["fine_tuned_from"] is None and card["data"]["user_data"] == str(crops)
+
+
+def captcha(rng: np.random.Generator) -> tuple[str, np.ndarray]:
+    """A captcha-like strip unlike MNIST: printed digits in a real font, each tilted and
+    shifted, on coloured paper, with two crossing lines."""
+    import cv2
+
+    from formreader.nondigits import font_files, render_text
+
+    fonts = [f for f in font_files() if "Display" not in f.name]
+    text = "".join(map(str, rng.integers(0, 10, rng.integers(4, 7))))
+    font = fonts[int(rng.integers(len(fonts)))]
+    glyphs = []
+    for char in text:
+        ink = np.pad(render_text(char, font, 34), 6)
+        matrix = cv2.getRotationMatrix2D(
+            (ink.shape[1] / 2, ink.shape[0] / 2), rng.uniform(-20, 20), 1
+        )
+        glyphs.append(cv2.warpAffine(ink, matrix, ink.shape[::-1]))
+    height = max(g.shape[0] for g in glyphs)
+    ink = np.concatenate([np.pad(g, ((0, height - g.shape[0]), (0, 0))) for g in glyphs], axis=1)
+    ink = np.pad(ink, 12)
+    paper = np.array(rng.uniform(170, 255, 3), np.float32)
+    colour = np.array(rng.uniform(0, 120, 3), np.float32)
+    image = paper * (1 - ink[..., None]) + colour * ink[..., None]
+    for _ in range(2):
+        y0, y1 = rng.integers(0, ink.shape[0], 2)
+        cv2.line(image, (0, int(y0)), (ink.shape[1] - 1, int(y1)), colour.tolist(), 2)
+    return text, np.clip(image + rng.normal(0, 8, image.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.slow
+def test_string_labels_fine_tune_the_string_model_on_every_string(mnist_path, tmp_path):
+    rng = np.random.default_rng(0)
+    rows = []
+    for n in range(250):
+        text, image = captcha(rng)
+        write_image(tmp_path / f"c{n}.png", image)
+        rows.append(f"c{n}.png,{text}\n")
+    table = tmp_path / "labels.csv"
+    table.write_text("file,label\n" + "".join(rows))
+    out = tmp_path / "model"
+    result = run("train", "--data", table, "--mnist", mnist_path, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "string model: 200 strings to train on (+200 synthetic), 50 held out" in result.output
+    before = figure(result.output, "held-out strings exact before")
+    after = figure(result.output, "held-out strings exact after")
+    assert after >= before + 0.3 and after >= 0.6, (before, after)
+    assert (out / "strings.tflite").is_file() and (out / "digits.tflite").is_file()
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["strings"]["held_out_exact"]["after"] == pytest.approx(after, abs=1e-4)
