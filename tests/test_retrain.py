@@ -184,7 +184,7 @@ def test_string_labels_fine_tune_the_string_model_on_every_string(mnist_path, tm
     assert "string model: 200 strings to train on (+200 synthetic), 50 held out" in result.output
     before = figure(result.output, "held-out strings exact before")
     after = figure(result.output, "held-out strings exact after")
-    assert after >= before + 0.3 and after >= 0.6, (before, after)
+    assert after >= before + 0.2 and after >= 0.7, (before, after)  # here: 0.50 -> 0.82
     assert (out / "strings.tflite").is_file() and (out / "digits.tflite").is_file()
     card = json.loads((out / "model_card.json").read_text())
     assert card["strings"]["held_out_exact"]["after"] == pytest.approx(after, abs=1e-4)
