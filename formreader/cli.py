@@ -386,7 +386,8 @@ def read(images, model, reader):
     "--from",
     "start_from",
     type=click.Path(exists=True, file_okay=False),
-    help="With --data: model folder to start from (default: the bundled model).",
+    help="With --data: model folder to start from (default: the bundled model). With "
+    "--arch crnn: continue training that folder's string model.",
 )
 @click.option(
     "--no-mnist",
@@ -457,6 +458,7 @@ def train(mnist, out_dir, epochs, arch, data, start_from, no_mnist, seed, limit)
                 epochs=epochs or 8,
                 samples=limit or STRING_SAMPLES,
                 seed=seed,
+                start_from=start_from,
                 echo=echo,
             )
         elif arch == "gate":

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from formreader.classify import BLANK, MAX_DIGITS, ctc_decode
+from formreader.exceptions import ModelError
 from formreader.normalize import NORMALIZATION_VERSION, STRIP_HEIGHT, STRIP_WIDTH, normalize_strip
 from formreader.train import (
     TrainResult,
@@ -142,6 +143,7 @@ def train_strings(
     samples: int = STRING_SAMPLES,
     seed: int = 0,
     workers: int | None = None,
+    start_from: str | os.PathLike | None = None,
     echo=log.info,
 ) -> TrainResult:
     """Train the string model on synthetic strings of MNIST training digits.
@@ -149,7 +151,9 @@ def train_strings(
     Writes ``strings.keras``, ``strings.tflite``, ``strings_history.csv``,
     ``strings_curves.png`` and a ``strings`` section in the folder's model card. The generated
     strings are cached in ``synthetic_strings.npz`` in ``out_dir`` and reused by a run with the
-    same ``samples`` and ``seed``.
+    same ``samples`` and ``seed`` (string ``i`` depends only on ``(seed, i)``, so the first
+    strings of a larger set are those of a smaller one). With ``start_from`` (a model folder)
+    training continues from its string model, at half the peak learning rate.
     """
     import keras
     import tensorflow as tf
@@ -191,11 +195,17 @@ def train_strings(
         .prefetch(2)
     )
     steps = math.ceil(len(x_fit) / STRING_BATCH)
-    model = build_string_model()
-    model.compile(
-        optimizer=keras.optimizers.Adam(_schedule(epochs, steps, STRING_LEARNING_RATE)),
-        loss=ctc_loss,
-    )
+    peak = STRING_LEARNING_RATE
+    if start_from:
+        source = Path(start_from) / STRING_KERAS_NAME
+        try:
+            model = keras.models.load_model(source, compile=False, safe_mode=True)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot continue from {source}: {exc}") from None
+        peak /= 2
+    else:
+        model = build_string_model()
+    model.compile(optimizer=keras.optimizers.Adam(_schedule(epochs, steps, peak)), loss=ctc_loss)
     keras_path = out_dir / STRING_KERAS_NAME
     history: list[dict] = []
     best, stale = -1.0, 0
@@ -249,6 +259,7 @@ def train_strings(
                     "generator": "formreader.synth.make_string on MNIST training digits",
                 },
                 "epochs_run": len(history),
+                "continued_from": str(start_from) if start_from else None,
                 "seconds_per_epoch": round(seconds_per_epoch, 1),
                 "validation_exact": round(best, 5),
                 "test_exact_on_mnist_test_digits": round(test_accuracy, 5),

@@ -65,3 +65,10 @@ def test_train_string_model_writes_its_files_beside_the_digits(tmp_path, mnist_p
     assert card["data"]["train_strings"] == 270 and card["input"] == [32, 256]
     readings = StringReader(out).read(np.zeros((2, 32, 256), np.float32))
     assert len(readings) == 2 and all(text.isdigit() or text == "" for text, _ in readings)
+    # Continue training that model on more strings.
+    more = tmp_path / "more"
+    options = ("--arch", "crnn", "--epochs", "1", "--limit", "400", "--from", out)
+    result = run_train(mnist_path, more, *options)
+    assert result.exit_code == 0, result.output
+    card = json.loads((more / "model_card.json").read_text())["strings"]
+    assert card["continued_from"] == str(out) and card["data"]["train_strings"] == 360
