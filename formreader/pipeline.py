@@ -523,8 +523,8 @@ def scan_pages(
             else:
                 readings = read_page(image, readers)
         except Exception as exc:  # one bad page must not stop the batch
-            log.info("reading %s page %d failed", name, number, exc_info=True)
             known = isinstance(exc, FormreaderError | ValueError | cv2.error)
+            log.info("reading %s page %d failed: %s", name, number, exc, exc_info=not known)
             message = f"{name}: page {number}: {'' if known else 'internal error: '}{exc}"
             records.append(Record(file=name, page=number, field=0, status="error", message=message))
             continue
