@@ -1,9 +1,10 @@
 """The string model's pieces: CTC decoding and how the two readers' readings are joined."""
 
 import numpy as np
+from conftest import ink_on_paper
 
-from formreader.classify import BLANK, ctc_decode
-from formreader.pipeline import FieldReading, _join
+from formreader.classify import BLANK, DigitClassifier, StringReader, ctc_decode
+from formreader.pipeline import FieldReading, Readers, _join, read_page
 
 
 def steps_for(labels, high=0.9):
@@ -47,3 +48,24 @@ def test_readers_that_disagree_give_the_surer_reading_and_a_doubt():
     assert joined.doubt == "readers disagree: digits 421 (0.50), string 47 (0.70)"
     empty = _join(FieldReading("", [], (0, 0, 1, 1)), string)
     assert empty.text == "47" and "digits - (0.00)" in empty.doubt
+
+
+class _NothingIsADigit(DigitClassifier):
+    """The bundled digit classifier with a gate that rejects every crop: the digit path
+    then finds nothing on any page, as on strips it cannot cut."""
+
+    def digit_likelihood(self, crops):
+        return np.zeros(len(self._check(crops)), dtype=np.float32)
+
+
+def test_string_model_rescues_pages_where_the_digit_path_finds_nothing(mnist_test):
+    images, labels = mnist_test
+    page = ink_on_paper(list(images[:5]), height=60, gap=8)  # 7 2 1 0 4
+    strings = StringReader()
+    normal = read_page(page, Readers(DigitClassifier(), strings, "both"))
+    assert [r.text for r in normal] == ["72104"] and not normal[0].doubt
+
+    rescued = read_page(page, Readers(_NothingIsADigit(), strings, "both"))
+    assert [r.text for r in rescued] == ["72104"]
+    assert rescued[0].doubt == "read by the string model only"
+    assert read_page(page, Readers(_NothingIsADigit(), strings, "digits")) == []
