@@ -23,6 +23,14 @@ MAX_SKEW_DEGREES = 8.0
 STRIKE_WIDTH = 5
 #: Rules and walls are at most this thick (px); thicker ink on them is a pen stroke.
 MAX_LINE_WIDTH = 6
+#: A photographed sheet covers this share of the frame (less: no sheet; more: a scan).
+MIN_PAPER_SHARE, MAX_PAPER_SHARE = 0.15, 0.92
+#: The sheet is convex: its area over its hull's area is at least this.
+MIN_PAPER_SOLIDITY = 0.9
+#: Paper is at least this much brighter (gray levels) than the surface it lies on.
+MIN_PAPER_CONTRAST = 40
+#: Images with a shorter side than this (px) are strips or crops, never photos of a sheet.
+MIN_PHOTO_SIDE = 400
 
 
 @dataclass
@@ -83,6 +91,56 @@ def flatten_illumination(gray: np.ndarray) -> np.ndarray:
             gray, small = 255 - gray, inverted
     paper = cv2.resize(_paper(small), (width, height), interpolation=cv2.INTER_LINEAR)
     return _divide(gray, paper)
+
+
+def find_paper(gray: np.ndarray) -> np.ndarray | None:
+    """Mask (uint8 0/255) of a sheet of paper photographed on a darker surface, or ``None``.
+
+    The sheet is the largest bright region of a thumbnail (Otsu), taken when it is convex,
+    covers :data:`MIN_PAPER_SHARE` to :data:`MAX_PAPER_SHARE` of the frame and is clearly
+    brighter than the rest; its hull, shrunk by the paper's edge shadow, is the mask. Scans
+    (paper fills the frame), strips and crops give ``None``.
+    """
+    height, width = gray.shape
+    if min(height, width) < MIN_PHOTO_SIDE:
+        return None
+    scale = BACKGROUND_THUMBNAIL / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.GaussianBlur(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), (0, 0), 1.5)
+    _, bright = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    bright = cv2.morphologyEx(bright, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
+    if count < 2:
+        return None
+    label = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    contours, _ = cv2.findContours(
+        (labels == label).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+    )
+    hull = cv2.convexHull(max(contours, key=cv2.contourArea))
+    hull_area = cv2.contourArea(hull)
+    share = hull_area / small.size
+    solidity = stats[label, cv2.CC_STAT_AREA] / max(hull_area, 1.0)
+    if not (MIN_PAPER_SHARE <= share <= MAX_PAPER_SHARE and solidity >= MIN_PAPER_SOLIDITY):
+        return None
+    small_mask = np.zeros_like(small)
+    cv2.fillConvexPoly(small_mask, hull, 255)
+    inside = float(np.median(small[small_mask > 0]))
+    outside = float(np.median(small[small_mask == 0]))
+    if inside - outside < MIN_PAPER_CONTRAST:
+        return None
+    small_mask = cv2.erode(small_mask, np.ones((5, 5), np.uint8))
+    return cv2.resize(small_mask, (width, height), interpolation=cv2.INTER_NEAREST)
+
+
+def paper_outline(paper: np.ndarray) -> np.ndarray:
+    """The straight edges of a photographed sheet (mask from :func:`find_paper`) drawn as
+    lines: the longest lines on such a page, they tell its skew along with its rules."""
+    contours, _ = cv2.findContours(paper, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hull = cv2.convexHull(max(contours, key=cv2.contourArea))
+    corners = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
+    outline = np.zeros_like(paper)
+    cv2.polylines(outline, [corners], True, 255, 3)
+    return outline
 
 
 def binarize(flat: np.ndarray) -> np.ndarray:
@@ -173,9 +231,13 @@ def remove_lines(binary: np.ndarray, across: np.ndarray, upright: np.ndarray) ->
 
 def clean_page(image: np.ndarray) -> CleanPage:
     """Run the clean-up stages on one page (gray or BGR uint8)."""
-    flat = flatten_illumination(to_gray(image))
+    gray = to_gray(image)
+    flat = flatten_illumination(gray)
+    paper = find_paper(gray)
+    if paper is not None:  # a photographed sheet: the table around it holds no digits
+        flat[paper == 0] = 255
     binary = binarize(flat)
-    angle = estimate_skew(binary)
+    angle = estimate_skew(binary if paper is None else binary | paper_outline(paper))
     height, width = flat.shape
     to_original = np.array([[1, 0, 0], [0, 1, 0]], dtype=np.float64)
     if abs(angle) > 0.2:
