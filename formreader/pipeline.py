@@ -44,6 +44,9 @@ SKIP_COST = 6.0
 #: Ink outside the digits the digit path chose joins the string model's crop above this gate
 #: probability.
 STRING_EXTRA_DIGITNESS = 0.5
+#: A field where the digit path skips more than this share of the ink between its first and
+#: last digit is print (digit-like letters picked out of words), not handwriting.
+MAX_SKIPPED_INK = 0.2
 #: A field the digit path rejects is still reported when the string model reads it this surely.
 STRING_ONLY_CONFIDENCE = 0.9
 #: When the readers find different numbers of digits, a string reading this sure wins.
@@ -306,7 +309,11 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     found, doubtful = [], []
     for order, (fld, probs) in enumerate(zip(fields, per_field, strict=True)):
         chosen = best_reading(fld, probs)
-        if not chosen or np.mean([probs[s][1] for s in chosen]) < MIN_FIELD_DIGITNESS:
+        if (
+            not chosen
+            or np.mean([probs[s][1] for s in chosen]) < MIN_FIELD_DIGITNESS
+            or skipped_ink(fld, chosen) > MAX_SKIPPED_INK
+        ):
             # Nothing, or print / rules rather than handwriting -- or digits the digit path
             # cannot cut: the string model may still read them confidently.
             doubtful.append((order, fld))
@@ -358,6 +365,17 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         if string is not None and string.text and string.confidence >= STRING_ONLY_CONFIDENCE:
             readings.append((order, replace(string, doubt="read by the string model only")))
     return [reading for _, reading in sorted(readings, key=lambda item: item[0])]
+
+
+def skipped_ink(fld: segment.Field, chosen: list[tuple[int, int]]) -> float:
+    """Share of the ink between the first and last chosen digit that no chosen digit holds."""
+    used = {i for start, end in chosen for i in range(start, end)}
+    x0 = fld.atoms[chosen[0][0]].x0
+    x1 = fld.atoms[chosen[-1][1] - 1].x1
+    inside = [i for i, a in enumerate(fld.atoms) if x0 <= (a.x0 + a.x1) / 2 <= x1]
+    total = sum(fld.atoms[i].area for i in inside)
+    skipped = sum(fld.atoms[i].area for i in inside if i not in used)
+    return skipped / max(total, 1)
 
 
 def _string_field(fld: segment.Field, probs: dict, chosen_atoms: list) -> segment.Field:

@@ -1,10 +1,12 @@
-"""The string model's pieces: CTC decoding and how the two readers' readings are joined."""
+"""The string model's pieces: CTC decoding, how the two readers' readings are joined, which
+fields each reader keeps."""
 
 import numpy as np
 from conftest import ink_on_paper
 
 from formreader.classify import BLANK, DigitClassifier, StringReader, ctc_decode
-from formreader.pipeline import FieldReading, Readers, _join, read_page
+from formreader.pipeline import FieldReading, Readers, _join, read_page, skipped_ink
+from formreader.segment import Atom, Field
 
 
 def steps_for(labels, high=0.9):
@@ -69,3 +71,17 @@ def test_string_model_rescues_pages_where_the_digit_path_finds_nothing(mnist_tes
     assert [r.text for r in rescued] == ["72104"]
     assert rescued[0].doubt == "read by the string model only"
     assert read_page(page, Readers(_NothingIsADigit(), strings, "digits")) == []
+
+
+def test_skipped_ink_counts_only_ink_between_the_chosen_digits():
+    atoms = [
+        Atom(1, 0, 10, 0, 20, 50),  # skipped, left of the first digit: not counted
+        Atom(2, 20, 30, 0, 20, 100),  # digit
+        Atom(3, 35, 45, 0, 20, 60),  # skipped, between the digits
+        Atom(4, 50, 60, 0, 20, 40),  # digit (with the next atom)
+        Atom(4, 60, 70, 0, 20, 40),
+        Atom(5, 80, 90, 0, 20, 30),  # skipped, right of the last digit: not counted
+    ]
+    fld = Field(atoms=atoms, height=20.0)
+    assert skipped_ink(fld, [(1, 2), (3, 5)]) == 60 / 240
+    assert skipped_ink(fld, [(1, 2)]) == 0.0
