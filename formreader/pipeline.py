@@ -215,8 +215,8 @@ def _score(classifier, ink: np.ndarray, labels_img: np.ndarray, runs: list[list]
 
 def _to_original(box, matrix: np.ndarray, shape) -> tuple[int, int, int, int]:
     x, y, w, h = box
-    corners = np.array([[x, y], [x + w, y], [x, y + h], [x + w, y + h]], dtype=np.float64)
-    mapped = corners @ matrix[:, :2].T + matrix[:, 2]
+    corners = np.array([[[x, y]], [[x + w, y]], [[x, y + h]], [[x + w, y + h]]], np.float64)
+    mapped = cv2.perspectiveTransform(corners, matrix).reshape(-1, 2)
     x0, y0 = np.floor(mapped.min(axis=0)).astype(int)
     x1, y1 = np.ceil(mapped.max(axis=0)).astype(int)
     x0, y0 = max(0, x0), max(0, y0)

@@ -29,6 +29,8 @@ MIN_PAPER_SHARE, MAX_PAPER_SHARE = 0.15, 0.92
 MIN_PAPER_SOLIDITY = 0.9
 #: Paper is at least this much brighter (gray levels) than the surface it lies on.
 MIN_PAPER_CONTRAST = 40
+#: Band along the edges of a rectified sheet (share of its longer side) blanked as edge shadow.
+PAPER_MARGIN = 0.012
 #: Images with a shorter side than this (px) are strips or crops, never photos of a sheet.
 MIN_PHOTO_SIDE = 400
 
@@ -38,7 +40,7 @@ class CleanPage:
     """A page ready for segmentation, in deskewed coordinates.
 
     ``ink`` is ink strength 0..255 (ink bright), ``strokes`` the binary ink without ruled lines,
-    ``to_original`` the 2x3 affine matrix mapping these coordinates back to the input image.
+    ``to_original`` the 3x3 homography mapping these coordinates back to the input image.
     """
 
     ink: np.ndarray
@@ -132,15 +134,42 @@ def find_paper(gray: np.ndarray) -> np.ndarray | None:
     return cv2.resize(small_mask, (width, height), interpolation=cv2.INTER_NEAREST)
 
 
+def _paper_polygon(paper: np.ndarray) -> np.ndarray:
+    contours, _ = cv2.findContours(paper, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hull = cv2.convexHull(max(contours, key=cv2.contourArea))
+    return cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True).reshape(-1, 2)
+
+
 def paper_outline(paper: np.ndarray) -> np.ndarray:
     """The straight edges of a photographed sheet (mask from :func:`find_paper`) drawn as
     lines: the longest lines on such a page, they tell its skew along with its rules."""
-    contours, _ = cv2.findContours(paper, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    hull = cv2.convexHull(max(contours, key=cv2.contourArea))
-    corners = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
     outline = np.zeros_like(paper)
-    cv2.polylines(outline, [corners], True, 255, 3)
+    cv2.polylines(outline, [_paper_polygon(paper)], True, 255, 3)
     return outline
+
+
+def paper_corners(paper: np.ndarray) -> np.ndarray | None:
+    """Corners of a photographed sheet (mask from :func:`find_paper`) as float32 ``(4, 2)``:
+    top-left, top-right, bottom-right, bottom-left; ``None`` unless it is a quadrilateral
+    (a sheet cut by the frame's edge, a folded corner)."""
+    polygon = _paper_polygon(paper).astype(np.float32)
+    if len(polygon) != 4:
+        return None
+    total, diff = polygon.sum(axis=1), polygon[:, 1] - polygon[:, 0]
+    order = [np.argmin(total), np.argmin(diff), np.argmax(total), np.argmax(diff)]
+    if len(set(order)) != 4:
+        return None
+    return polygon[order]
+
+
+def rectify(corners: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+    """Homography that maps the sheet's ``corners`` onto an upright rectangle, and the
+    rectangle's ``(width, height)`` (its longer opposite sides)."""
+    tl, tr, br, bl = corners
+    width = int(round(max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl))))
+    height = int(round(max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr))))
+    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+    return cv2.getPerspectiveTransform(corners, target), (width, height)
 
 
 def binarize(flat: np.ndarray) -> np.ndarray:
@@ -230,23 +259,36 @@ def remove_lines(binary: np.ndarray, across: np.ndarray, upright: np.ndarray) ->
 
 
 def clean_page(image: np.ndarray) -> CleanPage:
-    """Run the clean-up stages on one page (gray or BGR uint8)."""
+    """Run the clean-up stages on one page (gray or BGR uint8).
+
+    A photographed sheet is warped to an upright rectangle (or, when it is not a clean
+    quadrilateral, the table around it is blanked); then the page is deskewed.
+    """
     gray = to_gray(image)
     flat = flatten_illumination(gray)
+    to_original = np.eye(3)
+    outline = None
     paper = find_paper(gray)
-    if paper is not None:  # a photographed sheet: the table around it holds no digits
+    corners = paper_corners(paper) if paper is not None else None
+    if corners is not None:
+        homography, size = rectify(corners)
+        flat = cv2.warpPerspective(flat, homography, size, flags=cv2.INTER_LINEAR, borderValue=255)
+        margin = max(2, round(PAPER_MARGIN * max(size)))  # the sheet's edge and its shadow
+        flat[:margin], flat[-margin:], flat[:, :margin], flat[:, -margin:] = 255, 255, 255, 255
+        to_original = np.linalg.inv(homography)
+    elif paper is not None:  # the table around the sheet holds no digits
         flat[paper == 0] = 255
+        outline = paper_outline(paper)
     binary = binarize(flat)
-    angle = estimate_skew(binary if paper is None else binary | paper_outline(paper))
+    angle = estimate_skew(binary if outline is None else binary | outline)
     height, width = flat.shape
-    to_original = np.array([[1, 0, 0], [0, 1, 0]], dtype=np.float64)
     if abs(angle) > 0.2:
         rotation = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
         flat = cv2.warpAffine(
             flat, rotation, (width, height), flags=cv2.INTER_LINEAR, borderValue=255
         )
         binary = binarize(flat)
-        to_original = cv2.invertAffineTransform(rotation)
+        to_original = to_original @ np.vstack([cv2.invertAffineTransform(rotation), [0, 0, 1]])
     across, upright = find_lines(binary)
     strokes = remove_lines(binary, across, upright)
     lines = cv2.bitwise_or(across, upright)
