@@ -39,6 +39,9 @@ MIN_FIELD_DIGITNESS = 0.8
 MIN_RELATIVE_FIELD_HEIGHT = 0.5
 #: Cost of every digit read: cutting one digit in two must buy more than this in likelihood.
 DIGIT_COST = 1.0
+#: An atom this tall (share of the field's height) that the digit CNN reads surely costs as
+#: much to leave unread as a digit the gate accepts: the gate doubts thin, plain digits.
+FULL_HEIGHT = 0.8
 #: Cost of leaving a piece of ink unread, per digit-sized amount of ink.
 SKIP_COST = 6.0
 #: Ink outside the digits the digit path chose joins the string model's crop above this gate
@@ -161,6 +164,8 @@ def best_reading(fld: segment.Field, probs: dict[tuple[int, int], tuple[np.ndarr
         # gate finds it alone: print and specks are dropped cheaply, a whole digit is not.
         alone = probs.get((end - 1, end))
         digit_like = alone[1] if alone else 0.0
+        if alone and atom.y1 - atom.y0 >= FULL_HEIGHT * fld.height:
+            digit_like = max(digit_like, float(alone[0].max()))
         skip = best[end - 1] - SKIP_COST * atom.area / digit_area * max(digit_like, 0.05)
         best[end], back[end] = skip, (end - 1, False)
         for start in range(end):
