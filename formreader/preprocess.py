@@ -37,7 +37,7 @@ MIN_PHOTO_SIDE = 400
 
 @dataclass
 class CleanPage:
-    """A page ready for segmentation, in deskewed coordinates.
+    """A page ready for segmentation, in rectified (photos) and deskewed coordinates.
 
     ``ink`` is ink strength 0..255 (ink bright), ``strokes`` the binary ink without ruled lines,
     ``to_original`` the 3x3 homography mapping these coordinates back to the input image.
