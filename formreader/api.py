@@ -58,6 +58,7 @@ def iter_scan(
     debug_dir: str | os.PathLike | None = None,
     export_dir: str | os.PathLike | None = None,
     template: str | os.PathLike | Template | None = None,
+    client=None,
 ) -> Iterator[list[Record]]:
     """Read every input and yield its records, one list per input file or array, in order.
 
@@ -70,11 +71,7 @@ def iter_scan(
     readers = _readers(model, reader)
     if template is not None and not isinstance(template, Template):
         template = load_template(template)
-    return _scan_items(
-        _items(inputs),
-        readers,
-        model_dir=model,
-        workers=workers,
+    options = dict(
         review_below=review_below,
         max_pixels=max_pixels,
         dpi=dpi,
@@ -82,6 +79,11 @@ def iter_scan(
         export_dir=export_dir,
         template=template,
     )
+    if client is not None:
+        from formreader.cluster import scan_on_cluster
+
+        return scan_on_cluster(_items(inputs), client, model, reader, **options)
+    return _scan_items(_items(inputs), readers, model_dir=model, workers=workers, **options)
 
 
 def scan(inputs: Iterable[Input], **options) -> list[Record]:
@@ -100,6 +102,9 @@ def scan(inputs: Iterable[Input], **options) -> list[Record]:
         Fields whose lowest digit confidence is below this get status ``review``.
     workers : int
         Read files in this many processes.
+    client : dask.distributed.Client, optional
+        Read the files on this Dask cluster instead (in batches, models loaded once per
+        worker); the workers must see the input paths. ``workers`` is then ignored.
     max_pixels : int
         Pages larger than this are refused before they are decoded.
     dpi : int

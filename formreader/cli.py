@@ -128,6 +128,12 @@ def main(verbose: bool, log_file: str | None) -> None:
     show_default="number of cores",
     help="Read files in this many parallel processes (output order does not change).",
 )
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Read the files on a Dask cluster: a scheduler address (tcp://host:8786), or 'local' "
+    'to start one here with --workers processes (needs pip install "formreader[dask]").',
+)
 @_reader_option
 @click.option(
     "--export-crops",
@@ -166,6 +172,7 @@ def scan(inputs, out, fmt, resume, layout, quiet, **options):
     Examples:
       formreader scan ./scans --out results.csv --debug-dir overlays/
       formreader scan in/ --format jsonl --out - | jq -r .text
+      formreader scan /shared/scans --out results.csv --scheduler tcp://host:8786
     """
     from tqdm import tqdm
 
@@ -206,33 +213,39 @@ def scan(inputs, out, fmt, resume, layout, quiet, **options):
         raise click.UsageError("no image or PDF files found in the given inputs")
     done = {record.file for record in kept}
     todo = [(path, name) for path, name in files if name not in done]
-    try:
-        batch = iter_scan(todo, **options)
-    except FormreaderError as exc:
-        _fail(exc)
-    failed = fields = flagged = finished = 0
-    crops: list[list] = []
-    progress = tqdm(total=len(todo), unit="file", disable=quiet or not sys.stderr.isatty())
-    signal.signal(signal.SIGTERM, _interrupt)
-    interrupted = False
-    with atomic_text(out) as stream, contextlib.closing(batch):
-        names = options["template"].names if options["template"] else None
-        writer = RecordWriter(stream, fmt, layout, names)
-        writer.write(kept)  # Ctrl-C before the loop: the old output stays as it was
+    scheduler = options.pop("scheduler")
+    with contextlib.ExitStack() as dask:
         try:
-            for records in batch:
-                writer.write(records)
-                crops += crop_rows(records)
-                errors = [r for r in records if r.status == "error"]
-                for record in errors:
-                    click.echo(f"formreader: error: {record.message}", err=True)
-                failed += bool(errors)
-                fields += sum(r.status != "error" and r.field != 0 for r in records)
-                flagged += sum(r.status == "review" for r in records)
-                finished += 1
-                progress.update(1)
-        except KeyboardInterrupt:
-            interrupted = True
+            if scheduler:
+                from formreader.cluster import connect
+
+                options["client"] = dask.enter_context(connect(scheduler, options["workers"]))
+            batch = iter_scan(todo, **options)
+        except FormreaderError as exc:
+            _fail(exc)
+        failed = fields = flagged = finished = 0
+        crops: list[list] = []
+        progress = tqdm(total=len(todo), unit="file", disable=quiet or not sys.stderr.isatty())
+        signal.signal(signal.SIGTERM, _interrupt)
+        interrupted = False
+        with atomic_text(out) as stream, contextlib.closing(batch):
+            names = options["template"].names if options["template"] else None
+            writer = RecordWriter(stream, fmt, layout, names)
+            writer.write(kept)  # Ctrl-C before the loop: the old output stays as it was
+            try:
+                for records in batch:
+                    writer.write(records)
+                    crops += crop_rows(records)
+                    errors = [r for r in records if r.status == "error"]
+                    for record in errors:
+                        click.echo(f"formreader: error: {record.message}", err=True)
+                    failed += bool(errors)
+                    fields += sum(r.status != "error" and r.field != 0 for r in records)
+                    flagged += sum(r.status == "review" for r in records)
+                    finished += 1
+                    progress.update(1)
+            except KeyboardInterrupt:
+                interrupted = True
     progress.close()
     if options["export_dir"]:
         write_crops_csv(os.path.join(options["export_dir"], "crops.csv"), crops)

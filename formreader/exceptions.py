@@ -55,3 +55,13 @@ class TemplateError(FormreaderError):
 
     exit_code = 2
     hint = "see 'Form templates' in the README; `formreader template init` writes a valid one"
+
+
+class ClusterError(FormreaderError):
+    """The Dask scheduler cannot be reached, or Dask is not installed."""
+
+    exit_code = 2
+    hint = (
+        'install the extra (pip install "formreader[dask]"), start a scheduler with `dask '
+        "scheduler` and workers with `dask worker tcp://HOST:8786`, or use --scheduler local"
+    )

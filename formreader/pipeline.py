@@ -579,14 +579,19 @@ ScanItem = tuple["Path | np.ndarray", str]
 _worker_state: dict = {}
 
 
-def _scan_item(item: ScanItem) -> list[Record]:
+def scan_item(item: ScanItem, readers: Readers, options: dict) -> list[Record]:
+    """The records of one input: a file (see :func:`scan_file`) or a page array."""
     source, name = item
-    readers, options = _worker_state["readers"], dict(_worker_state["options"])
+    options = dict(options)
     if isinstance(source, np.ndarray):
         options.pop("max_pixels", None)
         options.pop("dpi", None)
         return scan_pages([source], name, readers, **options)
     return scan_file(Path(source), name, readers, **options)
+
+
+def _scan_item(item: ScanItem) -> list[Record]:
+    return scan_item(item, _worker_state["readers"], _worker_state["options"])
 
 
 def _init_worker(model_dir, reader: str, options: dict) -> None:

@@ -60,7 +60,7 @@ def test_exported_model_agrees_with_keras(mnist_test):
     assert abs(np.mean(keras_pred == labels) - np.mean(lite_pred == labels)) <= 0.0001
 
 
-def test_read_does_not_import_tensorflow(tmp_path, mnist_test):
+def test_read_and_scan_do_not_import_tensorflow_or_dask(tmp_path, mnist_test):
     images, _ = mnist_test
     from conftest import write_image
 
@@ -71,6 +71,9 @@ def test_read_does_not_import_tensorflow(tmp_path, mnist_test):
         "from formreader.cli import main\n"
         f"r = CliRunner().invoke(main, ['read', {str(path)!r}])\n"
         "assert r.exit_code == 0, r.output\n"
-        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
+        f"r = CliRunner().invoke(main, ['scan', {str(path)!r}, '--out', '-', '--workers', '1'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "heavy = {'tensorflow', 'keras', 'dask', 'distributed'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)

@@ -1,0 +1,118 @@
+"""Scan on a Dask cluster (``dask.distributed``): batches of files as tasks, rows in input order.
+
+Imported only when a scheduler or a client is given, so nothing about Dask is loaded
+otherwise. Every worker needs the same formreader installed and must see the input paths
+(shared storage), and ``--debug-dir`` / ``--export-crops`` folders if used; the output file is
+written by the client. A task reads :data:`FILES_PER_TASK` files with the models its worker
+process loaded once. A worker that dies has its tasks rescheduled by Dask; a task that keeps
+killing workers (Dask's ``allowed-failures``) is retried file by file, and a file that still
+kills its worker becomes one ``error`` row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+from collections import deque
+from collections.abc import Iterator
+
+from formreader.exceptions import ClusterError
+from formreader.pipeline import Readers, Record, ScanItem, scan_item
+
+log = logging.getLogger(__name__)
+
+#: Files per task: Dask spends about a millisecond per task, a file takes 50-500 ms to read.
+FILES_PER_TASK = 4
+#: Tasks submitted ahead per worker thread: keeps workers busy, bounds unwritten results.
+TASKS_AHEAD = 3
+#: Seconds to wait for a scheduler to answer.
+CONNECT_TIMEOUT = 20
+
+_worker_readers: dict[tuple, Readers] = {}
+
+
+def read_batch(batch: list[ScanItem], model_dir, reader: str, options: dict) -> list:
+    """Task: the records of each item of ``batch`` (models loaded once per worker process)."""
+    key = (model_dir, reader)
+    if key not in _worker_readers:
+        _worker_readers[key] = Readers.load(model_dir, reader)
+    return [scan_item(item, _worker_readers[key], options) for item in batch]
+
+
+@contextlib.contextmanager
+def connect(scheduler: str, workers: int) -> Iterator:
+    """A Dask client for ``scheduler`` (``tcp://host:8786``), or for a new ``LocalCluster`` of
+    ``workers`` single-threaded processes when it is ``"local"``; closed on exit."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ClusterError(f"--scheduler needs Dask: {exc}") from None
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)
+        with cluster, Client(cluster) as client:
+            log.info("Dask dashboard: %s", client.dashboard_link)
+            yield client
+        return
+    try:
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ClusterError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
+    with client:
+        yield client
+
+
+def scan_on_cluster(
+    items: list[ScanItem],
+    client,
+    model_dir: str | None,
+    reader: str,
+    files_per_task: int = FILES_PER_TASK,
+    **options,
+) -> Iterator[list[Record]]:
+    """Yield the records of each item in input order, read by the workers of ``client``.
+
+    ``options`` are those of :func:`formreader.pipeline.scan_file`. Closing the generator
+    early (Ctrl-C) cancels the tasks not finished.
+    """
+    from dask.distributed import KilledWorker
+
+    def submit(batch):
+        return client.submit(read_batch, batch, model_dir, reader, options, pure=False)
+
+    batches = iter([items[i : i + files_per_task] for i in range(0, len(items), files_per_task)])
+    ahead = TASKS_AHEAD * max(1, sum(client.nthreads().values()))
+    pending = deque((batch, submit(batch)) for batch in itertools.islice(batches, ahead))
+    try:
+        while pending:
+            batch, future = pending.popleft()
+            pending.extend((more, submit(more)) for more in itertools.islice(batches, 1))
+            try:
+                records = future.result()
+            except KilledWorker:
+                log.warning(
+                    "a task of %d file(s) kept killing workers; reading them one by one", len(batch)
+                )
+                yield from _one_by_one(batch, submit, KilledWorker)
+                continue
+            yield from records
+    finally:
+        client.cancel([future for _, future in pending])
+
+
+def _one_by_one(batch: list[ScanItem], submit, killed) -> Iterator[list[Record]]:
+    for item in batch:
+        try:
+            yield from submit([item]).result()
+        except killed:
+            name = item[1]
+            yield [
+                Record(
+                    file=name,
+                    page=1,
+                    field=0,
+                    status="error",
+                    message=f"{name}: reading this file stopped Dask workers again and again;"
+                    " it was skipped (check it alone with `formreader scan FILE`)",
+                )
+            ]

@@ -1,0 +1,68 @@
+"""Scan on a real Dask LocalCluster (two worker processes) with the bundled model: the output
+is byte-identical to one machine's, and a worker killed mid-run loses and repeats nothing."""
+
+import os
+import signal
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import write_image
+from dask.distributed import Client, LocalCluster
+
+import formreader
+from formreader import synth
+from formreader.cli import main
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True)
+    with cluster, Client(cluster) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def batch(mnist_path, tmp_path_factory):
+    """A folder of generated pages of three kinds, a damaged file and an empty one."""
+    pool = synth.DigitPool.from_npz(mnist_path, "test")
+    folder = tmp_path_factory.mktemp("batch")
+    kinds = ["strip", "single", "form", "strip", "single", "strip", "single", "strip", "single"]
+    for n, kind in enumerate(kinds):
+        page = synth.make_page(kind, pool, np.random.default_rng(200 + n))
+        write_image(folder / f"p{n:02d}.png", page.image)
+    (folder / "p50.png").write_bytes(b"not an image")
+    (folder / "p51.jpg").write_bytes(b"")
+    return folder
+
+
+def scan(*args):
+    return CliRunner().invoke(main, ["scan", *map(str, args), "--quiet"])
+
+
+def test_cluster_output_is_byte_identical_to_one_machine(client, batch, tmp_path):
+    local = scan(batch, "--out", tmp_path / "local.csv", "--workers", "1")
+    dask = scan(batch, "--out", tmp_path / "dask.csv", "--scheduler", client.scheduler.address)
+    assert local.exit_code == dask.exit_code == 1  # two files cannot be read
+    text = (tmp_path / "local.csv").read_text()
+    assert (tmp_path / "dask.csv").read_text() == text
+    assert text.count(",error,") == 2 and text.count("\n") > 12
+
+
+def test_a_killed_worker_loses_and_repeats_no_row(client, batch):
+    alone = formreader.scan([batch])
+    pids = list(client.run(os.getpid).values())
+    records = []
+    for n, file_records in enumerate(formreader.iter_scan([batch], client=client)):
+        if n == 0:  # the other tasks are queued or running: kill one worker's process
+            os.kill(pids[0], signal.SIGKILL)
+        records += file_records
+    assert records == alone
+    assert sorted(client.run(os.getpid).values()) != sorted(pids)  # a new worker took over
+
+
+def test_unreachable_scheduler_is_a_usage_error(batch, tmp_path):
+    result = scan(batch, "--out", tmp_path / "x.csv", "--scheduler", "tcp://127.0.0.1:9")
+    assert result.exit_code == 2
+    assert "cannot reach the Dask scheduler" in result.output
+    assert not (tmp_path / "x.csv").exists()
