@@ -66,3 +66,14 @@ def test_unreachable_scheduler_is_a_usage_error(batch, tmp_path):
     assert result.exit_code == 2
     assert "cannot reach the Dask scheduler" in result.output
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_resume_on_a_cluster_reads_only_the_files_missing(client, batch, tmp_path):
+    full, part = tmp_path / "full.csv", tmp_path / "part.csv"
+    assert scan(batch, "--out", full, "--workers", "1").exit_code == 1
+    header, *rows = full.read_text().splitlines(keepends=True)
+    kept = [row for row in rows if row.split(",")[0].endswith(("p00.png", "p01.png", "p02.png"))]
+    part.write_text(header + "".join(kept))
+    resumed = scan(batch, "--out", part, "--resume", "--scheduler", client.scheduler.address)
+    assert resumed.exit_code == 1
+    assert part.read_text() == full.read_text()
