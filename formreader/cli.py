@@ -44,6 +44,7 @@ Examples:
   formreader template init blank_form.png --out form.json
   formreader scan ./scans --template form.json --layout wide --out forms.csv
   formreader read digit.png strip.jpg
+  formreader draw --save-dir my-digits/
   formreader train --mnist mnist.npz --out models/my-model
   formreader eval --mnist mnist.npz"""
 )
@@ -359,6 +360,36 @@ def read(images, model, reader):
             click.echo(f"formreader: review: {name}: {reading.doubt}", err=True)
         writer.writerow([name, reading.text, f"{reading.confidence:.4f}"])
     sys.exit(EXIT_SOME_FAILED if failed else EXIT_OK)
+
+
+@main.command()
+@click.option(
+    "--model",
+    type=click.Path(exists=True, file_okay=False),
+    help="Model folder from `formreader train` (default: the bundled model).",
+)
+@click.option(
+    "--save-dir",
+    type=click.Path(file_okay=False),
+    help="Key s saves the drawing as PNG into SAVE_DIR/<digit>/ (the digit typed with 0-9, "
+    "else the one read), ready for `formreader train --data SAVE_DIR`.",
+)
+def draw(model, save_dir):
+    """Draw digits with the mouse and watch the model read them after every stroke.
+
+    \b
+    Shows the reading and the top 3 digits with their probabilities; tick "digit string" to
+    read a whole number with the scan segmenter. Keys: c clears, 0-9 set the label, s saves.
+    Each reading is also printed on stdout. Needs a display (Tkinter).
+    Example:
+      formreader draw --save-dir my-digits/
+    """
+    from formreader.draw import run_window
+
+    try:
+        run_window(model, save_dir, echo=click.echo)
+    except FormreaderError as exc:
+        _fail(exc)
 
 
 @main.command()

@@ -65,3 +65,10 @@ class ClusterError(FormreaderError):
         'install the extra (pip install "formreader[dask]"), start a scheduler with `dask '
         "scheduler` and workers with `dask worker tcp://HOST:8786`, or use --scheduler local"
     )
+
+
+class DisplayError(FormreaderError):
+    """A window cannot be opened: no display, or no Tkinter."""
+
+    exit_code = 2
+    hint = "set DISPLAY (or run under Xvfb), or read image files with `formreader read IMAGE`"

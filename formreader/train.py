@@ -239,7 +239,7 @@ def _fit(
     weights."""
     import keras
 
-    n_val = min(VALIDATION_SIZE, len(x) // 10)
+    n_val = max(1, min(VALIDATION_SIZE, len(x) // 10))  # a few user digits: still one
     order = np.random.default_rng(seed).permutation(len(x))
     val_idx, fit_idx = order[:n_val], order[n_val:]
     steps = math.ceil(len(fit_idx) / BATCH_SIZE)

@@ -1,0 +1,139 @@
+"""`formreader draw` for real: the window on a virtual display (Xvfb), strokes of MNIST test
+digits drawn with generated mouse events (xdotool), the reading it shows, saving, training."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from skimage.morphology import skeletonize
+
+from formreader.cli import main
+from formreader.draw import CANVAS_SIZE, TITLE
+
+try:
+    import tkinter  # noqa: F401
+
+    HAS_TK = True
+except ImportError:
+    HAS_TK = False
+
+needs_x = pytest.mark.skipif(
+    not (HAS_TK and shutil.which("Xvfb") and shutil.which("xdotool")),
+    reason="needs Tkinter, Xvfb and xdotool (.ci/run installs the last two with apt)",
+)
+
+
+def strokes(digit: np.ndarray) -> list[list[tuple[int, int]]]:
+    """Pen paths (canvas pixels) along the skeleton of a 28x28 MNIST digit."""
+    left = {tuple(p) for p in np.argwhere(skeletonize(digit > 100))}
+    scale = CANVAS_SIZE / 28
+
+    def neighbours(p):
+        return [(p[0] + dy, p[1] + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+
+    paths = []
+    while left:
+        ends = [p for p in sorted(left) if sum(q in left for q in neighbours(p)) <= 1]
+        point = ends[0] if ends else min(left)
+        path = [point]
+        left.discard(point)
+        while True:
+            nxt = [q for q in neighbours(path[-1]) if q in left]
+            if not nxt:
+                break
+            left.discard(nxt[0])
+            path.append(nxt[0])
+        paths.append([(round((x + 0.5) * scale), round((y + 0.5) * scale)) for y, x in path])
+    return paths
+
+
+class Window:
+    """`formreader draw` running on its own Xvfb display, driven by xdotool."""
+
+    def __init__(self, tmp_path, save_dir):
+        self.display = f":{90 + os.getpid() % 500}"
+        self.xvfb = subprocess.Popen(["Xvfb", self.display, "-screen", "0", "800x600x24"])
+        self.env = {**os.environ, "DISPLAY": self.display}
+        time.sleep(1.0)
+        self.app = subprocess.Popen(
+            [sys.executable, "-m", "formreader", "draw", "--save-dir", str(save_dir)],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.window = self.xdotool("search", "--sync", "--name", TITLE).split()[0]
+
+    def xdotool(self, *args) -> str:
+        out = subprocess.run(
+            ["xdotool", *args], env=self.env, capture_output=True, text=True, timeout=60
+        )
+        return out.stdout
+
+    def draw(self, digit: np.ndarray) -> None:
+        for path in strokes(digit):
+            (x, y), rest = path[0], path[1:]
+            moves = [f"mousemove --window {self.window} {x} {y}", "mousedown 1"]
+            # A pause after each move: Tk merges motion events that queue up.
+            moves += [f"mousemove --window {self.window} {px} {py} sleep 0.01" for px, py in rest]
+            self.xdotool(*" ".join([*moves, "mouseup 1"]).split())
+
+    def key(self, name: str) -> None:
+        self.xdotool("key", "--window", self.window, name)
+
+    def read_until(self, prefix: str) -> list[str]:
+        """Lines printed by the window up to the first starting with ``prefix``."""
+        lines = []
+        while True:
+            line = self.app.stdout.readline()
+            assert line, f"the window ended before printing {prefix!r}: {lines}"
+            lines.append(line.strip())
+            if line.startswith(prefix):
+                return lines
+
+    def close(self) -> None:
+        self.app.terminate()
+        self.xvfb.terminate()
+        self.app.wait(10)
+        self.xvfb.wait(10)
+
+
+@needs_x
+def test_draw_reads_mnist_digits_drawn_with_the_mouse_saves_them_and_trains(mnist_test, tmp_path):
+    images, labels = mnist_test
+    picks = [int(i) for d in (7, 2) for i in np.flatnonzero(labels == d)[:3]]
+    save_dir = tmp_path / "drawn"
+    window = Window(tmp_path, save_dir)
+    try:
+        for index in picks:
+            window.key("c")
+            window.draw(images[index])
+            window.key(str(labels[index]))  # confirm the label
+            window.key("s")
+            lines = window.read_until("saved:")
+            shown = [line.split()[1] for line in lines if line.startswith("prediction:")]
+            assert shown and shown[-1] == str(labels[index]), lines
+    finally:
+        window.close()
+    saved = sorted(p.relative_to(save_dir).parts[0] for p in save_dir.glob("*/*.png"))
+    assert saved == ["2", "2", "2", "7", "7", "7"]
+    out = tmp_path / "model"
+    result = CliRunner().invoke(
+        main, ["train", "--data", str(save_dir), "--no-mnist", "--epochs", "1", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    trained, held = re.search(r"(\d+) digits to train on, (\d+) held out", result.output).groups()
+    assert int(trained) + int(held) == 6
+    assert (out / "digits.tflite").is_file()
+
+
+def test_draw_without_a_display_says_so(monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    result = CliRunner().invoke(main, ["draw"])
+    assert result.exit_code == 2
+    assert "cannot open a window" in result.output and "formreader read" in result.output
