@@ -112,7 +112,10 @@ def test_output_gets_normal_file_permissions(folder, tmp_path):
     assert (tmp_path / "r.csv").stat().st_mode & 0o777 == 0o644
 
 
-def test_ctrl_c_leaves_a_valid_partial_output_and_resume_completes_it(pool, tmp_path):
+@pytest.mark.parametrize(
+    "parallel", [["--workers", "2"], ["--scheduler", "local", "--workers", "2"]]
+)
+def test_ctrl_c_leaves_a_valid_partial_output_and_resume_completes_it(pool, tmp_path, parallel):
     folder = tmp_path / "many"
     folder.mkdir()
     for n in range(40):
@@ -121,7 +124,7 @@ def test_ctrl_c_leaves_a_valid_partial_output_and_resume_completes_it(pool, tmp_
     scan(folder, "--out", clean)
     command = [sys.executable, "-m", "formreader", "scan", str(folder), "--out", str(out)]
     process = subprocess.Popen(
-        [*command, "--workers", "2"], stderr=subprocess.PIPE, text=True, cwd=tmp_path
+        [*command, *parallel], stderr=subprocess.PIPE, text=True, cwd=tmp_path
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait until a few files are written to the temp file
