@@ -27,7 +27,8 @@ STRINGS_NAME = "strings.tflite"
 #: Longest string the string model is trained for, and the index of the CTC blank.
 MAX_DIGITS = 10
 BLANK = 10
-#: Crops per model call; every call is padded to this size.
+#: Most crops per model call. A call is padded to a power of two up to this, and the tensors
+#: only ever grow: reading one image allocates for a few crops, a scan soon for 64.
 CHUNK = 64
 
 
@@ -74,20 +75,21 @@ class LiteModel:
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Model output for a float32 batch ``(n, height, width)``.
 
-        Runs in fixed chunks of :data:`CHUNK` so that tensors are allocated once: allocating
-        costs more than classifying a whole chunk.
+        Runs in chunks of a fixed size (see :data:`CHUNK`), grown to the next power of two
+        when a larger batch comes: allocating tensors costs more than classifying a chunk.
         """
         if batch.shape[1:] != self.image_shape:
             raise ValueError(f"expected images of shape {self.image_shape}, got {batch.shape}")
-        if self._batch == 0:
-            self._interpreter.resize_tensor_input(self._input, [CHUNK, *self.image_shape, 1])
+        wanted = min(CHUNK, 1 << max(0, len(batch) - 1).bit_length())
+        if wanted > self._batch:
+            self._interpreter.resize_tensor_input(self._input, [wanted, *self.image_shape, 1])
             with _quiet_stderr_fd():
                 self._interpreter.allocate_tensors()
-            self._batch = CHUNK
+            self._batch = wanted
         outputs = []
-        for start in range(0, len(batch), CHUNK):
-            chunk = batch[start : start + CHUNK]
-            padded = np.zeros((CHUNK, *self.image_shape, 1), np.float32)
+        for start in range(0, len(batch), self._batch):
+            chunk = batch[start : start + self._batch]
+            padded = np.zeros((self._batch, *self.image_shape, 1), np.float32)
             padded[: len(chunk), :, :, 0] = chunk
             self._interpreter.set_tensor(self._input, padded)
             self._interpreter.invoke()
