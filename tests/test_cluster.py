@@ -13,6 +13,8 @@ from dask.distributed import Client, LocalCluster
 import formreader
 from formreader import synth
 from formreader.cli import main
+from formreader.cluster import scan_on_cluster
+from formreader.io import find_inputs
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +79,16 @@ def test_resume_on_a_cluster_reads_only_the_files_missing(client, batch, tmp_pat
     resumed = scan(batch, "--out", part, "--resume", "--scheduler", client.scheduler.address)
     assert resumed.exit_code == 1
     assert part.read_text() == full.read_text()
+
+
+def test_a_worker_with_two_threads_gives_each_thread_its_own_models(mnist_path, tmp_path):
+    pool = synth.DigitPool.from_npz(mnist_path, "test")
+    for n in range(8):  # form pages: slow enough that the two threads read at the same time
+        page = synth.make_page("form", pool, np.random.default_rng(300 + n))
+        write_image(tmp_path / f"f{n}.png", page.image)
+    items = find_inputs([tmp_path])
+    alone = formreader.scan(items)
+    cluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=True)
+    with cluster, Client(cluster) as two_threads:
+        records = scan_on_cluster(items, two_threads, None, "both", files_per_task=1)
+        assert [r for file_records in records for r in file_records] == alone
