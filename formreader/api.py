@@ -59,6 +59,7 @@ def iter_scan(
     export_dir: str | os.PathLike | None = None,
     template: str | os.PathLike | Template | None = None,
     client=None,
+    files_per_task: int | None = None,
 ) -> Iterator[list[Record]]:
     """Read every input and yield its records, one list per input file or array, in order.
 
@@ -80,9 +81,10 @@ def iter_scan(
         template=template,
     )
     if client is not None:
-        from formreader.cluster import scan_on_cluster
+        from formreader.cluster import FILES_PER_TASK, scan_on_cluster
 
-        return scan_on_cluster(_items(inputs), client, model, reader, **options)
+        batch = files_per_task or FILES_PER_TASK
+        return scan_on_cluster(_items(inputs), client, model, reader, batch, **options)
     return _scan_items(_items(inputs), readers, model_dir=model, workers=workers, **options)
 
 
@@ -103,8 +105,11 @@ def scan(inputs: Iterable[Input], **options) -> list[Record]:
     workers : int
         Read files in this many processes.
     client : dask.distributed.Client, optional
-        Read the files on this Dask cluster instead (in batches, models loaded once per
-        worker); the workers must see the input paths. ``workers`` is then ignored.
+        Read the files on this Dask cluster instead (models loaded once per worker thread);
+        the workers must see the input paths. ``workers`` is then ignored.
+    files_per_task : int, optional
+        With ``client``: files per Dask task (default
+        :data:`formreader.cluster.FILES_PER_TASK`); more for clusters of many workers.
     max_pixels : int
         Pages larger than this are refused before they are decoded.
     dpi : int

@@ -135,6 +135,11 @@ def main(verbose: bool, log_file: str | None) -> None:
     help="Read the files on a Dask cluster: a scheduler address (tcp://host:8786), or 'local' "
     'to start one here with --workers processes (needs pip install "formreader[dask]").',
 )
+@click.option(
+    "--files-per-task",
+    type=click.IntRange(1),
+    help="With --scheduler: files per Dask task (default 4; see 'Scale out' in the README).",
+)
 @_reader_option
 @click.option(
     "--export-crops",
@@ -215,6 +220,8 @@ def scan(inputs, out, fmt, resume, layout, quiet, **options):
     done = {record.file for record in kept}
     todo = [(path, name) for path, name in files if name not in done]
     scheduler = options.pop("scheduler")
+    if options["files_per_task"] and not scheduler:
+        raise click.UsageError("--files-per-task needs --scheduler")
     with contextlib.ExitStack() as dask:
         try:
             if scheduler:

@@ -44,7 +44,10 @@ def scan(*args):
 
 def test_cluster_output_is_byte_identical_to_one_machine(client, batch, tmp_path):
     local = scan(batch, "--out", tmp_path / "local.csv", "--workers", "1")
-    dask = scan(batch, "--out", tmp_path / "dask.csv", "--scheduler", client.scheduler.address)
+    address = client.scheduler.address
+    dask = scan(
+        batch, "--out", tmp_path / "dask.csv", "--scheduler", address, "--files-per-task", 2
+    )
     assert local.exit_code == dask.exit_code == 1  # two files cannot be read
     text = (tmp_path / "local.csv").read_text()
     assert (tmp_path / "dask.csv").read_text() == text
