@@ -53,7 +53,7 @@ MAX_SKIPPED_INK = 0.2
 #: A field the digit path rejects is still reported when the string model reads it this surely.
 STRING_ONLY_CONFIDENCE = 0.9
 #: When the readers find different numbers of digits, a string reading this sure wins.
-RECOUNT_CONFIDENCE = 0.5
+RECOUNT_CONFIDENCE = 0.7
 #: Which readers read each field: the segmenting digit path, the string model, or both.
 READERS = ("digits", "string", "both")
 

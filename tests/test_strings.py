@@ -44,9 +44,13 @@ def test_readers_that_disagree_give_the_surer_reading_and_a_doubt():
     same_length = _join(FieldReading("42", [0.9, 0.99], (0, 0, 1, 1)), string)
     assert same_length.text == "42"  # 0.9 beats 0.7
     recount = _join(
-        FieldReading("4", [0.99], (0, 0, 1, 1)), FieldReading("47", [0.6, 0.9], (0, 0, 1, 1))
+        FieldReading("4", [0.99], (0, 0, 1, 1)), FieldReading("47", [0.75, 0.9], (0, 0, 1, 1))
     )
     assert recount.text == "47"  # two digits where the cuts found one: the string model wins
+    unsure = _join(
+        FieldReading("4", [0.99], (0, 0, 1, 1)), FieldReading("47", [0.55, 0.9], (0, 0, 1, 1))
+    )
+    assert unsure.text == "4"  # ... unless it is barely sure of them
     assert joined.doubt == "readers disagree: digits 421 (0.50), string 47 (0.70)"
     empty = _join(FieldReading("", [], (0, 0, 1, 1)), string)
     assert empty.text == "47" and "digits - (0.00)" in empty.doubt
