@@ -23,7 +23,7 @@ from formreader.pipeline import Readers, Record, ScanItem, scan_item
 
 log = logging.getLogger(__name__)
 
-#: Files per task: Dask spends about a millisecond per task, a file takes 50-500 ms to read.
+#: Files per task: Dask spends about 1.6 ms per task (bench/cluster.py), a file 50-500 ms.
 FILES_PER_TASK = 4
 #: Tasks submitted ahead per worker thread: keeps workers busy, bounds unwritten results.
 TASKS_AHEAD = 3
