@@ -386,7 +386,8 @@ def draw(model, save_dir):
 
     \b
     Shows the reading and the top 3 digits with their probabilities; tick "digit string" to
-    read a whole number with the scan segmenter. Keys: c clears, 0-9 set the label, s saves.
+    read a whole number with the scan segmenter (or press t). Keys: c clears, 0-9 set the
+    label, s saves.
     Each reading is also printed on stdout. Needs a display (Tkinter).
     Example:
       formreader draw --save-dir my-digits/

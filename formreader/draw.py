@@ -53,11 +53,11 @@ class DrawWindow:
         self.string_mode = tk.BooleanVar(value=False)
         tk.Checkbutton(
             root,
-            text="digit string (scan segmenter)",
+            text="digit string (scan segmenter), t",
             variable=self.string_mode,
             command=self.predict,
         ).grid(row=2, column=1, columnspan=2, sticky="w", padx=8)
-        self.status = tk.Label(root, text="c: clear   0-9: label   s: save", anchor="w")
+        self.status = tk.Label(root, text="c: clear   t: string   0-9: label   s: save", anchor="w")
         self.status.grid(row=3, column=1, columnspan=2, sticky="we", padx=8)
         tk.Button(root, text="Clear (c)", command=self.clear).grid(row=4, column=1, padx=8)
         save = tk.Button(root, text="Save (s)", command=self.save)
@@ -65,6 +65,7 @@ class DrawWindow:
         if save_dir is None:
             save.configure(state="disabled")
         root.bind("<Key-c>", lambda _: self.clear())
+        root.bind("<Key-t>", lambda _: self.toggle_string_mode())
         root.bind("<Key-s>", lambda _: self.save())
         for digit in "0123456789":
             root.bind(f"<Key-{digit}>", lambda _, d=digit: self.set_label(d))
@@ -118,6 +119,10 @@ class DrawWindow:
             )
         self.echo(f"prediction: {self.text} {confidence:.4f}")
 
+    def toggle_string_mode(self) -> None:
+        self.string_mode.set(not self.string_mode.get())
+        self.predict()
+
     # ---- clear, label, save ----------------------------------------------------------------
     def clear(self) -> None:
         self.canvas.delete("all")
@@ -125,7 +130,7 @@ class DrawWindow:
         self.paper[:] = 255
         self.text, self.label = "", None
         self.reading.configure(text="draw a digit")
-        self.status.configure(text="c: clear   0-9: label   s: save")
+        self.status.configure(text="c: clear   t: string   0-9: label   s: save")
 
     def set_label(self, digit: str) -> None:
         """Confirm (or correct) the label the drawing is saved under."""
@@ -136,7 +141,9 @@ class DrawWindow:
         """Write the drawing as PNG into ``save_dir/<label>/`` (label: confirmed or read)."""
         label = self.label or (self.text if len(self.text) == 1 else None)
         if self.save_dir is None or label is None:
-            self.status.configure(text="type the digit (0-9) first, then s")
+            why = "start with --save-dir" if self.save_dir is None else "type the digit (0-9) first"
+            self.status.configure(text=why)
+            self.echo(f"not saved: {why}")
             return None
         folder = self.save_dir / label
         folder.mkdir(parents=True, exist_ok=True)

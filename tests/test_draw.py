@@ -29,10 +29,10 @@ needs_x = pytest.mark.skipif(
 )
 
 
-def strokes(digit: np.ndarray) -> list[list[tuple[int, int]]]:
-    """Pen paths (canvas pixels) along the skeleton of a 28x28 MNIST digit."""
+def strokes(digit: np.ndarray, scale: float, offset: int = 0) -> list[list[tuple[int, int]]]:
+    """Pen paths (canvas pixels) along the skeleton of a 28x28 MNIST digit drawn ``scale``
+    times larger, ``offset`` pixels from the canvas' left edge."""
     left = {tuple(p) for p in np.argwhere(skeletonize(digit > 100))}
-    scale = CANVAS_SIZE / 28
 
     def neighbours(p):
         return [(p[0] + dy, p[1] + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
@@ -49,7 +49,9 @@ def strokes(digit: np.ndarray) -> list[list[tuple[int, int]]]:
                 break
             left.discard(nxt[0])
             path.append(nxt[0])
-        paths.append([(round((x + 0.5) * scale), round((y + 0.5) * scale)) for y, x in path])
+        paths.append(
+            [(offset + round((x + 0.5) * scale), round((y + 0.5) * scale)) for y, x in path]
+        )
     return paths
 
 
@@ -75,8 +77,8 @@ class Window:
         )
         return out.stdout
 
-    def draw(self, digit: np.ndarray) -> None:
-        for path in strokes(digit):
+    def draw(self, digit: np.ndarray, scale: float = CANVAS_SIZE / 28, left: int = 0) -> None:
+        for path in strokes(digit, scale, left):
             (x, y), rest = path[0], path[1:]
             moves = [f"mousemove --window {self.window} {x} {y}", "mousedown 1"]
             # A pause after each move: Tk merges motion events that queue up.
@@ -118,6 +120,14 @@ def test_draw_reads_mnist_digits_drawn_with_the_mouse_saves_them_and_trains(mnis
             lines = window.read_until("saved:")
             shown = [line.split()[1] for line in lines if line.startswith("prediction:")]
             assert shown and shown[-1] == str(labels[index]), lines
+        window.key("c")  # a two-digit number, read in string mode by the scan segmenter
+        window.key("t")
+        for k, index in enumerate(picks[:1] + picks[3:4]):
+            window.draw(images[index], scale=5, left=10 + 130 * k)
+        window.key("s")  # no single digit, no label typed: not saved, says why
+        lines = window.read_until("not saved:")
+        shown = [line.split()[1] for line in lines if line.startswith("prediction:")]
+        assert shown[-1] == "72", lines
     finally:
         window.close()
     saved = sorted(p.relative_to(save_dir).parts[0] for p in save_dir.glob("*/*.png"))
