@@ -12,6 +12,7 @@ kills its worker becomes one ``error`` row.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import itertools
 import logging
 import threading
@@ -30,6 +31,9 @@ TASKS_AHEAD = 3
 #: Seconds to wait for a scheduler to answer.
 CONNECT_TIMEOUT = 20
 
+#: glibc's mallopt parameters (malloc.h).
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+
 #: Models loaded per worker thread: a worker with several threads must not share one LiteRT
 #: interpreter between them.
 _worker_state = threading.local()
@@ -39,8 +43,24 @@ def read_batch(batch: list[ScanItem], model_dir, reader: str, options: dict) -> 
     """Task: the records of each item of ``batch`` (models loaded once per worker thread)."""
     loaded = getattr(_worker_state, "readers", None)
     if loaded is None or loaded[0] != (model_dir, reader):
+        _keep_freed_memory()
         loaded = _worker_state.readers = ((model_dir, reader), Readers.load(model_dir, reader))
     return [scan_item(item, loaded[1], options) for item in batch]
+
+
+def _keep_freed_memory() -> None:
+    """Let glibc keep freed memory for the next page, as it does outside Dask.
+
+    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which also turns off
+    glibc's adaptive mmap threshold: every page-sized array is then mapped and faulted in
+    afresh (400 pages on 2 workers: 17 s of system time instead of 2 s, the whole run +25 %).
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: nothing to undo
+        return
+    libc.mallopt(M_MMAP_THRESHOLD, 32 * 2**20)
+    libc.mallopt(M_TRIM_THRESHOLD, 64 * 2**20)
 
 
 @contextlib.contextmanager
