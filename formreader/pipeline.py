@@ -52,6 +52,8 @@ STRING_EXTRA_DIGITNESS = 0.5
 MAX_SKIPPED_INK = 0.2
 #: A field the digit path rejects is still reported when the string model reads it this surely.
 STRING_ONLY_CONFIDENCE = 0.9
+#: ... or this surely when that field is the only one on the page.
+SOLE_FIELD_CONFIDENCE = 0.5
 #: When the readers find different numbers of digits, a string reading this sure wins.
 RECOUNT_CONFIDENCE = 0.7
 #: Which readers read each field: the segmenting digit path, the string model, or both.
@@ -279,7 +281,7 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     classifier = readers.classifier
     page = preprocess.clean_page(image)
     labels_img, boxes = segment.find_components(page.strokes)
-    members = segment.candidate_components(boxes, page.strokes.shape)
+    members = segment.candidate_components(labels_img, boxes)
     groups = segment.group_fields(boxes, members)
     heights = [segment.field_height(boxes, group) for group in groups]
     # First pass: wide components read whole; those read confidently as one digit stay whole.
@@ -365,9 +367,11 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         else:
             readings.append((order, replace(string, pieces=digits.pieces)))
     # On a page where the digit path found nothing (a strip it cannot cut, say), fields the
-    # string model reads surely are kept, flagged. Not on forms: there they are print.
+    # string model reads surely are kept, flagged. Not on forms: there they are print. An
+    # image holding one field only (a strip, a captcha, a cell) is there to be read.
+    sure = STRING_ONLY_CONFIDENCE if len(doubtful) > 1 else SOLE_FIELD_CONFIDENCE
     for (order, _), string in zip(doubtful, strings[len(found) :], strict=True):
-        if string is not None and string.text and string.confidence >= STRING_ONLY_CONFIDENCE:
+        if string is not None and string.text and string.confidence >= sure:
             readings.append((order, replace(string, doubt="read by the string model only")))
     return [reading for _, reading in sorted(readings, key=lambda item: item[0])]
 

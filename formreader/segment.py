@@ -15,6 +15,8 @@ import numpy as np
 
 #: Components smaller than this many pixels are specks.
 MIN_AREA = 12
+#: A side of a component's box that it covers this much of is a frame's side.
+FRAME_SIDE = 0.6
 #: Components less tall than this share of the page's digit height are not handwritten digits.
 MIN_RELATIVE_HEIGHT = 0.45
 #: Components taller than this many page digit heights are not digits.
@@ -72,19 +74,39 @@ def digit_height(boxes: np.ndarray) -> float:
     width, height, area = boxes[:, 2], boxes[:, 3], boxes[:, 4]
     shaped = (area >= MIN_AREA) & (width <= 1.5 * height) & (height >= 8)
     heights = height[shaped]
+    if heights.size == 0:  # a strip whose digits all touch: the strings' own height
+        heights = height[(area >= MIN_AREA) & (height >= 8) & (width <= 8 * height)]
     if heights.size == 0:
         return 0.0
     return float(np.percentile(heights, 80))
 
 
-def candidate_components(boxes: np.ndarray, page_shape: tuple[int, int]) -> list[int]:
+def is_frame(labels: np.ndarray, label: int, box) -> bool:
+    """Whether component ``label`` runs along at least three sides of its box, like a page
+    frame or a scanner's dark border (a string of touching digits only dots its box edges)."""
+    x, y, w, h = box[:4]
+    mask = labels[y : y + h, x : x + w] == label
+    band = max(2, min(w, h) // 20)
+    sides = (
+        mask[:band].any(axis=0),
+        mask[-band:].any(axis=0),
+        mask[:, :band].any(axis=1),
+        mask[:, -band:].any(axis=1),
+    )
+    return sum(float(side.mean()) >= FRAME_SIDE for side in sides) >= 3
+
+
+def candidate_components(labels: np.ndarray, boxes: np.ndarray) -> list[int]:
     """Labels of components that may be (parts of) handwritten digits."""
     height = digit_height(boxes[1:])
+    page_height, page_width = labels.shape
     keep = []
     for label in range(1, len(boxes)):
         x, y, w, h, area = boxes[label]
-        if area < MIN_AREA or (h > 0.8 * page_shape[0] and w > 0.8 * page_shape[1]):
-            continue  # specks, page frames
+        if area < MIN_AREA:
+            continue  # specks
+        if h > 0.8 * page_height and w > 0.8 * page_width and is_frame(labels, label, boxes[label]):
+            continue  # page frames
         if h < MIN_RELATIVE_HEIGHT * height and w < MIN_RELATIVE_HEIGHT * height:
             continue
         if w > 8 * h or h > 25 * max(w, 1):

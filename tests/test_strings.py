@@ -1,6 +1,7 @@
 """The string model's pieces: CTC decoding, how the two readers' readings are joined, which
 fields each reader keeps."""
 
+import cv2
 import numpy as np
 from conftest import ink_on_paper
 
@@ -89,3 +90,41 @@ def test_skipped_ink_counts_only_ink_between_the_chosen_digits():
     fld = Field(atoms=atoms, height=20.0)
     assert skipped_ink(fld, [(1, 2), (3, 5)]) == 60 / 240
     assert skipped_ink(fld, [(1, 2)]) == 0.0
+
+
+def touching_strip(digits, height=40, step=21, margin=3) -> np.ndarray:
+    """MNIST digits overlapping into one component, white on black, cropped tight."""
+    ink = np.zeros((height + 2 * margin, 2 * margin + height + step * (len(digits) - 1)), np.uint8)
+    for i, digit in enumerate(digits):
+        window = ink[margin : margin + height, margin + i * step : margin + i * step + height]
+        big = cv2.resize(digit, (height, height), interpolation=cv2.INTER_CUBIC)
+        np.maximum(window, big, out=window)
+    return ink
+
+
+def test_a_tight_strip_of_touching_digits_is_read(mnist_test):
+    images, labels = mnist_test
+    readers = Readers(DigitClassifier(), StringReader(), "both")
+    for start in (16, 52):  # 9734, 5560: each one component spanning its whole image
+        strip = touching_strip(images[start : start + 4])
+        assert cv2.connectedComponents((strip >= 128).astype(np.uint8))[0] == 2
+        text = "".join(str(d) for d in labels[start : start + 4])
+        assert [r.text for r in read_page(strip, readers)] == [text]
+
+
+class _HalfSure(StringReader):
+    """Reads every field as "123" with 0.6 confidence per digit."""
+
+    def read(self, strips):
+        return [("123", [0.6, 0.6, 0.6]) for _ in strips]
+
+
+def test_a_doubtful_string_reading_is_kept_only_when_its_field_is_alone(mnist_test):
+    images, _ = mnist_test
+    one_field = ink_on_paper(list(images[:3]), height=60, gap=8)
+    readers = Readers(_NothingIsADigit(), _HalfSure(), "both")
+    assert [(r.text, r.doubt) for r in read_page(one_field, readers)] == [
+        ("123", "read by the string model only")
+    ]
+    two_fields = np.vstack([one_field, one_field])  # a page of rejected fields: print, say
+    assert read_page(two_fields, readers) == []

@@ -1,0 +1,38 @@
+"""Which ink components may be digits: tiny synthetic label images with exact answers."""
+
+import cv2
+import numpy as np
+
+from formreader.segment import candidate_components, digit_height, find_components, is_frame
+
+
+def test_a_page_frame_runs_along_its_box_and_a_string_does_not():
+    frame = np.zeros((40, 60), np.uint8)
+    cv2.rectangle(frame, (2, 2), (57, 37), 255, 2)
+    labels, boxes = find_components(frame)
+    assert is_frame(labels, 1, boxes[1])
+
+    zigzag = np.zeros((40, 60), np.uint8)  # one stroke across the box, touching each edge once
+    cv2.polylines(
+        zigzag, [np.array([[2, 20], [15, 2], [30, 37], [45, 2], [57, 20]])], False, 255, 2
+    )
+    labels, boxes = find_components(zigzag)
+    assert not is_frame(labels, 1, boxes[1])
+
+
+def test_a_strip_of_touching_digits_that_fills_its_image_is_a_candidate():
+    strip = np.zeros((30, 90), np.uint8)
+    cv2.polylines(strip, [np.array([[3, 26], [20, 3], [40, 26], [60, 3], [86, 26]])], False, 255, 3)
+    labels, boxes = find_components(strip)
+    assert len(boxes) == 2  # background and the one string
+    assert digit_height(boxes[1:]) == boxes[1, 3]  # no digit-shaped piece: the string's height
+    assert candidate_components(labels, boxes) == [1]
+
+
+def test_specks_and_frames_are_not_candidates():
+    page = np.zeros((60, 80), np.uint8)
+    cv2.rectangle(page, (1, 1), (78, 58), 255, 2)
+    page[30:32, 30:32] = 255  # a speck of 4 pixels
+    cv2.line(page, (40, 15), (40, 45), 255, 3)  # a 1
+    labels, boxes = find_components(page)
+    assert candidate_components(labels, boxes) == [labels[30, 40]]
