@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from formreader.exceptions import InputFileError
@@ -29,6 +30,8 @@ INPUT_SUFFIXES = (*IMAGE_SUFFIXES, PDF_SUFFIX)
 MAX_PIXELS = 100_000_000
 #: Pages with a side shorter than this hold no readable digit.
 MIN_SIDE = 8
+#: The EXIF tag that says how a photo is turned.
+ORIENTATION = 0x0112
 #: Resolution PDF pages are rendered at.
 PDF_DPI = 200
 
@@ -91,8 +94,9 @@ def _to_array(frame) -> np.ndarray:
         rgba = frame.convert("RGBA")
         paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         frame = Image.alpha_composite(paper, rgba)
-    rgb = np.asarray(frame.convert("RGB"))
-    return np.ascontiguousarray(rgb[:, :, ::-1])
+    # One copy out of Pillow, flipped to BGR in place: a page holds few copies of itself.
+    pixels = np.array(frame if mode == "RGB" else frame.convert("RGB"))
+    return cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR, dst=pixels)
 
 
 def _reason(exc: Exception) -> str:
@@ -118,20 +122,23 @@ def _image_pages(data: bytes, name: str, max_pixels: int) -> Iterator[np.ndarray
     except Exception as exc:  # Pillow raises many kinds on malformed headers
         raise InputFileError(f"{name}: damaged or truncated image ({_reason(exc)})") from None
     with image:
-        for index in range(getattr(image, "n_frames", 1)):
+        frames = getattr(image, "n_frames", 1)
+        for index in range(frames):
             try:
                 image.seek(index)
                 _check_size(*image.size, name, max_pixels)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    frame = ImageOps.exif_transpose(image)
-                    page = _to_array(frame)
+                    turned = image.getexif().get(ORIENTATION, 1) not in (0, 1)
+                    page = _to_array(ImageOps.exif_transpose(image) if turned else image)
             except InputFileError:
                 raise
             except Exception as exc:  # Pillow raises many kinds on malformed data
                 where = f" (page {index + 1})" if index else ""
                 message = f"{name}: damaged or truncated image{where} ({_reason(exc)})"
                 raise InputFileError(message) from None
+            if index == frames - 1:
+                image.close()  # Pillow's copy of the pixels is not needed while the page is read
             yield page
 
 

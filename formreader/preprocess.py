@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -64,8 +65,9 @@ def _paper(small: np.ndarray) -> np.ndarray:
 
 
 def _divide(gray: np.ndarray, paper: np.ndarray) -> np.ndarray:
-    flat = gray.astype(np.float32) * (255.0 / np.maximum(paper.astype(np.float32), 1.0))
-    return np.clip(flat, 0, 255).astype(np.uint8)
+    # One float32 page, not six: this is the memory peak of a page's clean-up.
+    flat = cv2.divide(gray, np.maximum(paper, 1), scale=255.0, dtype=cv2.CV_32F)
+    return np.minimum(flat, 255, out=flat).astype(np.uint8)
 
 
 def flatten_illumination(gray: np.ndarray) -> np.ndarray:
@@ -176,7 +178,9 @@ def binarize(flat: np.ndarray) -> np.ndarray:
     """Ink mask (uint8 0/255) of a flattened page by Otsu's threshold, clipped to sane bounds."""
     otsu, _ = cv2.threshold(flat, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     threshold = float(np.clip(otsu, MIN_INK_THRESHOLD, MAX_INK_THRESHOLD))
-    return np.where(flat < threshold, 255, 0).astype(np.uint8)
+    # flat < threshold, for integer pixels (no int64 page on the way).
+    _, ink = cv2.threshold(flat, math.ceil(threshold) - 1, 255, cv2.THRESH_BINARY_INV)
+    return ink
 
 
 def estimate_skew(binary: np.ndarray) -> float:
@@ -292,5 +296,5 @@ def clean_page(image: np.ndarray) -> CleanPage:
     across, upright = find_lines(binary)
     strokes = remove_lines(binary, across, upright)
     lines = cv2.bitwise_or(across, upright)
-    ink = np.where(strokes > 0, 255 - flat, 0).astype(np.uint8)
+    ink = cv2.bitwise_and(255 - flat, strokes)
     return CleanPage(ink=ink, strokes=strokes, lines=lines, to_original=to_original)
