@@ -50,6 +50,8 @@ STRING_EXTRA_DIGITNESS = 0.5
 #: A field where the digit path skips more than this share of the ink between its first and
 #: last digit is print (digit-like letters picked out of words), not handwriting.
 MAX_SKIPPED_INK = 0.2
+#: Handwriting beside a label is at least this many times as tall as the label's letters.
+RUN_OVER_LABEL = 1.6
 #: A field the digit path rejects is still reported when the string model reads it this surely.
 STRING_ONLY_CONFIDENCE = 0.9
 #: ... or this surely when that field is the only one on the page.
@@ -316,6 +318,8 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     found, doubtful = [], []
     for order, (fld, probs) in enumerate(zip(fields, per_field, strict=True)):
         chosen = best_reading(fld, probs)
+        if chosen and skipped_ink(fld, chosen) > MAX_SKIPPED_INK:
+            chosen = surest_run(fld, chosen, probs)
         if (
             not chosen
             or np.mean([probs[s][1] for s in chosen]) < MIN_FIELD_DIGITNESS
@@ -385,6 +389,25 @@ def skipped_ink(fld: segment.Field, chosen: list[tuple[int, int]]) -> float:
     total = sum(fld.atoms[i].area for i in inside)
     skipped = sum(fld.atoms[i].area for i in inside if i not in used)
     return skipped / max(total, 1)
+
+
+def surest_run(fld: segment.Field, chosen: list[tuple[int, int]], probs: dict) -> list:
+    """Handwriting written beside a printed label that the row grouping joined to it: the run
+    of chosen digits with no skipped ink between them that is most digit-like in all, when
+    its pieces are clearly taller than the skipped ones (print beside print is not: printed
+    numbers in a line of text); else nothing."""
+    runs = [[chosen[0]]]
+    for previous, segment_ in itertools.pairwise(chosen):
+        if previous[1] == segment_[0]:
+            runs[-1].append(segment_)
+        else:
+            runs.append([segment_])
+    run = max(runs, key=lambda run: sum(probs[s][1] for s in run))
+    used = {i for start, end in run for i in range(start, end)}
+    heights = [atom.y1 - atom.y0 for atom in fld.atoms]
+    skipped = [h for i, h in enumerate(heights) if i not in used]
+    taller = np.median([heights[i] for i in used]) >= RUN_OVER_LABEL * np.median(skipped)
+    return run if taller else []
 
 
 def _string_field(fld: segment.Field, probs: dict, chosen_atoms: list) -> segment.Field:

@@ -1,12 +1,21 @@
 """The string model's pieces: CTC decoding, how the two readers' readings are joined, which
 fields each reader keeps."""
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 from conftest import ink_on_paper
 
 from formreader.classify import BLANK, DigitClassifier, StringReader, ctc_decode
-from formreader.pipeline import FieldReading, Readers, _join, read_page, skipped_ink
+from formreader.pipeline import (
+    FieldReading,
+    Readers,
+    _join,
+    read_page,
+    skipped_ink,
+    surest_run,
+)
 from formreader.segment import Atom, Field
 
 
@@ -128,3 +137,20 @@ def test_a_doubtful_string_reading_is_kept_only_when_its_field_is_alone(mnist_te
     ]
     two_fields = np.vstack([one_field, one_field])  # a page of rejected fields: print, say
     assert read_page(two_fields, readers) == []
+
+
+def test_handwriting_beside_a_label_is_the_surest_taller_run():
+    atoms = [
+        Atom(1, 0, 8, 10, 20, 40),  # label letters, 10 px tall: one read as a digit
+        Atom(2, 10, 18, 10, 20, 40),
+        Atom(3, 20, 28, 10, 20, 40),
+        Atom(4, 40, 60, 0, 30, 200),  # handwritten digits, 30 px tall
+        Atom(5, 62, 82, 0, 30, 200),
+    ]
+    fld = Field(atoms=atoms, height=30.0)
+    probs = {(0, 1): (None, 0.6), (3, 4): (None, 0.99), (4, 5): (None, 0.98)}
+    chosen = [(0, 1), (3, 4), (4, 5)]
+    assert surest_run(fld, chosen, probs) == [(3, 4), (4, 5)]
+    # Printed digits in a line of print are no taller than the letters they stand among.
+    flat = Field(atoms=[replace(a, y0=10, y1=20) for a in atoms], height=10.0)
+    assert surest_run(flat, chosen, probs) == []
