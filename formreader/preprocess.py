@@ -65,8 +65,10 @@ def _paper(small: np.ndarray) -> np.ndarray:
 
 
 def _divide(gray: np.ndarray, paper: np.ndarray) -> np.ndarray:
-    # One float32 page, not six: this is the memory peak of a page's clean-up.
-    flat = cv2.divide(gray, np.maximum(paper, 1), scale=255.0, dtype=cv2.CV_32F)
+    # gray * (255 / paper) in float32, in one float page, not six (the clean-up's memory peak).
+    flat = np.maximum(paper, 1).astype(np.float32)
+    np.divide(255.0, flat, out=flat)
+    np.multiply(flat, gray, out=flat)
     return np.minimum(flat, 255, out=flat).astype(np.uint8)
 
 
