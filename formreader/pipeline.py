@@ -35,6 +35,9 @@ MIN_DIGITNESS = 0.02
 WHOLE_DIGITNESS, WHOLE_PROBABILITY = 0.9, 0.95
 #: Fields whose digits the gate finds, on average, less digit-like than this are dropped.
 MIN_FIELD_DIGITNESS = 0.8
+#: ... or at least this digit-like when the field is nearly as tall as the page's handwriting:
+BORDERLINE_DIGITNESS = 0.7
+BORDERLINE_HEIGHT = 0.8
 #: Fields less tall than this share of the page's typical field height are print or noise.
 MIN_RELATIVE_FIELD_HEIGHT = 0.5
 #: Cost of every digit read: cutting one digit in two must buy more than this in likelihood.
@@ -320,9 +323,10 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         chosen = best_reading(fld, probs)
         if chosen and skipped_ink(fld, chosen) > MAX_SKIPPED_INK:
             chosen = surest_run(fld, chosen, probs)
+        digitness = np.mean([probs[s][1] for s in chosen]) if chosen else 0.0
         if (
             not chosen
-            or np.mean([probs[s][1] for s in chosen]) < MIN_FIELD_DIGITNESS
+            or digitness < BORDERLINE_DIGITNESS
             or skipped_ink(fld, chosen) > MAX_SKIPPED_INK
         ):
             # Nothing, or print / rules rather than handwriting -- or digits the digit path
@@ -345,18 +349,25 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
                 for s, e in chosen
             ],
         )
-        found.append((order, _string_field(fld, probs, atoms), reading))
+        sure = digitness >= MIN_FIELD_DIGITNESS
+        found.append((order, _string_field(fld, probs, atoms), reading, sure))
     if not found and (readers.reader == "digits" or not doubtful):
         return []
     # Print that passed the gate (thin letters read as 1s) is much smaller than the page's
     # handwriting: judge each field's height against the typical field, weighted by digits.
     if found:
-        heights = np.repeat([f.height for _, f, _ in found], [len(r.text) for *_, r in found])
-        typical = float(np.median(heights))
+        typical_of = [item for item in found if item[3]] or found
+        heights = [f.height for _, f, _, _ in typical_of]
+        typical = float(np.median(np.repeat(heights, [len(r.text) for _, _, r, _ in typical_of])))
     else:
         typical = float(np.median([f.height for _, f in doubtful]))
     tall_enough = MIN_RELATIVE_FIELD_HEIGHT * typical
-    found = [(i, f, r) for i, f, r in found if f.height >= tall_enough]
+    # A field the gate doubts a little stands only when it is as tall as the handwriting.
+    found = [
+        (i, f, r)
+        for i, f, r, sure in found
+        if f.height >= (tall_enough if sure else BORDERLINE_HEIGHT * typical)
+    ]
     if readers.reader == "digits":
         return [r for *_, r in found]
     doubtful = [(i, f) for i, f in doubtful if f.height >= tall_enough and not found]

@@ -154,3 +154,21 @@ def test_handwriting_beside_a_label_is_the_surest_taller_run():
     # Printed digits in a line of print are no taller than the letters they stand among.
     flat = Field(atoms=[replace(a, y0=10, y1=20) for a in atoms], height=10.0)
     assert surest_run(flat, chosen, probs) == []
+
+
+class _GateDoubts(DigitClassifier):
+    """The bundled digit classifier with a gate that finds every crop 0.75 digit-like."""
+
+    def digit_likelihood(self, crops):
+        return np.full(len(self._check(crops)), 0.75, dtype=np.float32)
+
+
+def test_a_field_the_gate_doubts_a_little_stands_only_at_full_height(mnist_test):
+    images, _ = mnist_test
+    big = ink_on_paper(list(images[:3]), height=80, gap=20)  # 7 2 1
+    small = ink_on_paper(list(images[3:6]), height=44, gap=10)  # 0 4 1
+    page = np.full((big.shape[0] + small.shape[0], big.shape[1]), 255, np.uint8)
+    page[: big.shape[0]] = big
+    page[big.shape[0] :, : small.shape[1]] = small
+    readers = Readers(_GateDoubts(), StringReader(), "digits")
+    assert [r.text for r in read_page(page, readers)] == ["721"]
