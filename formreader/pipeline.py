@@ -33,11 +33,10 @@ WIDE_FROM = 1.1
 MIN_DIGITNESS = 0.02
 #: A wide component read whole with this gate and class probability is one digit, not cut.
 WHOLE_DIGITNESS, WHOLE_PROBABILITY = 0.9, 0.95
-#: Fields whose digits the gate finds, on average, less digit-like than this are dropped.
+#: Fields whose digits the gate finds, on average, less digit-like than this are dropped ...
 MIN_FIELD_DIGITNESS = 0.8
-#: ... or at least this digit-like when the field is nearly as tall as the page's handwriting:
-BORDERLINE_DIGITNESS = 0.7
-BORDERLINE_HEIGHT = 0.8
+#: ... unless they are this digit-like and this share as tall as the page's handwriting.
+BORDERLINE_DIGITNESS, BORDERLINE_HEIGHT = 0.7, 0.8
 #: Fields less tall than this share of the page's typical field height are print or noise.
 MIN_RELATIVE_FIELD_HEIGHT = 0.5
 #: Cost of every digit read: cutting one digit in two must buy more than this in likelihood.
@@ -384,9 +383,9 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     # On a page where the digit path found nothing (a strip it cannot cut, say), fields the
     # string model reads surely are kept, flagged. Not on forms: there they are print. An
     # image holding one field only (a strip, a captcha, a cell) is there to be read.
-    sure = STRING_ONLY_CONFIDENCE if len(doubtful) > 1 else SOLE_FIELD_CONFIDENCE
+    keep_from = STRING_ONLY_CONFIDENCE if len(doubtful) > 1 else SOLE_FIELD_CONFIDENCE
     for (order, _), string in zip(doubtful, strings[len(found) :], strict=True):
-        if string is not None and string.text and string.confidence >= sure:
+        if string is not None and string.text and string.confidence >= keep_from:
             readings.append((order, replace(string, doubt="read by the string model only")))
     return [reading for _, reading in sorted(readings, key=lambda item: item[0])]
 
