@@ -38,7 +38,7 @@ MIN_FIELD_DIGITNESS = 0.8
 #: ... unless they are this digit-like and this share as tall as the page's handwriting.
 BORDERLINE_DIGITNESS, BORDERLINE_HEIGHT = 0.7, 0.8
 #: Fields less tall than this share of the page's typical field height are print or noise.
-MIN_RELATIVE_FIELD_HEIGHT = 0.5
+MIN_RELATIVE_FIELD_HEIGHT = 0.6
 #: Cost of every digit read: cutting one digit in two must buy more than this in likelihood.
 DIGIT_COST = 1.0
 #: An atom this tall (share of the field's height) that the digit CNN reads surely costs as
