@@ -18,7 +18,7 @@ from formreader.exceptions import BlankImageError, FormreaderError
 from formreader.io import iter_pages
 from formreader.normalize import normalize_digit, normalize_strip
 from formreader.overlay import save_overlay
-from formreader.template import read_form
+from formreader.template import TemplateField, read_form
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,8 @@ class FieldReading:
     doubt: str = ""
     #: What the digit path read, one piece per digit (kept whichever reading is reported).
     pieces: list[DigitPiece] = field(default_factory=list, repr=False)
+    #: The other reader's reading when the two disagree.
+    other: FieldReading | None = field(default=None, repr=False)
 
     @property
     def confidence(self) -> float:
@@ -261,8 +263,9 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
         f"readers disagree: digits {digits.text or '-'} ({digits.confidence:.2f}),"
         f" string {string.text or '-'} ({string.confidence:.2f})"
     )
+    other = digits if winner is string else string
     return FieldReading(
-        winner.text, winner.digit_confidences, winner.box, doubt, pieces=digits.pieces
+        winner.text, winner.digit_confidences, winner.box, doubt, digits.pieces, other
     )
 
 
@@ -459,6 +462,8 @@ def read_image(image: np.ndarray, readers: Readers) -> FieldReading:
     readings = read_page(image, readers)
     if not readings:
         raise BlankImageError("no handwritten digits found")
+    if len(readings) == 1:
+        return readings[0]
     xs = [r.box[0] for r in readings] + [r.box[0] + r.box[2] for r in readings]
     ys = [r.box[1] for r in readings] + [r.box[1] + r.box[3] for r in readings]
     return FieldReading(
@@ -527,6 +532,15 @@ def _field_record(name, number, field_id, reading, review_below, problems="", cr
     )
 
 
+def fit_to_checks(zone: TemplateField, reading: FieldReading) -> FieldReading:
+    """The other reader's reading when the readers disagree and only it passes the template
+    field's checks (length, pattern); else ``reading``. It stays flagged either way."""
+    other = reading.other
+    if other and zone.problems(reading.text) and not zone.problems(other.text):
+        return replace(other, doubt=reading.doubt, pieces=reading.pieces)
+    return reading
+
+
 def _template_records(image, name, number, readers, template, review_below):
     """Records of one page read with a form template: one per named field, in its order."""
     records, readings = [], []
@@ -538,6 +552,7 @@ def _template_records(image, name, number, readers, template, review_below):
                 Record(file=name, page=number, field=zone.name, status="review", message=message)
             )
             continue
+        reading = fit_to_checks(zone, reading)
         readings.append(reading)
         problems = zone.problems(reading.text)
         records.append(_field_record(name, number, zone.name, reading, review_below, problems))

@@ -4,6 +4,7 @@ to it and reading the named fields (real CLI, real model, MNIST test digits)."""
 import csv
 import io
 import json
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -13,6 +14,7 @@ from conftest import write_image
 
 from formreader import synth
 from formreader.cli import main
+from formreader.pipeline import FieldReading, fit_to_checks
 from formreader.template import TemplateField, propose_fields
 
 NAMES = ["account", "amount", "code", "phone"]
@@ -159,3 +161,13 @@ def test_template_records_round_trip_for_resume_and_the_api(form_and_template, p
     assert result.exit_code == 0 and out.read_text() == first
     records = formreader.scan([scanned], template=template)
     assert [(r.field, r.text) for r in records] == list(zip(NAMES, texts, strict=True))
+
+
+def test_a_field_check_picks_the_reading_that_fits_when_the_readers_disagree():
+    zone = TemplateField("amount", (0, 0, 10, 10), length=5)
+    digits = FieldReading("20328", [0.99] * 5, (0, 0, 5, 5))
+    both = FieldReading("220328", [0.96] * 6, (0, 0, 6, 6), doubt="readers disagree", other=digits)
+    picked = fit_to_checks(zone, both)
+    assert (picked.text, picked.doubt) == ("20328", "readers disagree")
+    assert fit_to_checks(TemplateField("any", (0, 0, 10, 10)), both) is both  # no check
+    assert fit_to_checks(replace(zone, length=7), both) is both  # neither fits
