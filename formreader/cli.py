@@ -417,7 +417,7 @@ def draw(model, save_dir):
 @click.option(
     "--epochs",
     type=click.IntRange(1),
-    help="Maximum epochs (early stopping may end sooner).  [default: 20; gate: 5; crnn: 8]",
+    help="Maximum epochs (early stopping may end sooner).  [default: 36; gate: 5; crnn: 8]",
 )
 @click.option(
     "--arch",
@@ -458,7 +458,7 @@ def train(mnist, out_dir, epochs, arch, data, start_from, no_mnist, seed, limit)
     \b
     Writes the model (.keras and .tflite), history.csv, curves.png and model_card.json.
     Example:
-      formreader train --mnist mnist.npz --out models/cnn --epochs 20
+      formreader train --mnist mnist.npz --out models/cnn --epochs 36 --seed 1
       formreader train --mnist mnist.npz --out models/cnn --arch gate
       formreader train --mnist mnist.npz --out models/cnn --arch crnn
       formreader train --data crops/ --mnist mnist.npz --out models/mine
@@ -519,7 +519,7 @@ def train(mnist, out_dir, epochs, arch, data, start_from, no_mnist, seed, limit)
             )
         else:
             result = train_digits(
-                out_dir, mnist, arch=arch, epochs=epochs or 20, seed=seed, limit=limit, echo=echo
+                out_dir, mnist, arch=arch, epochs=epochs or 36, seed=seed, limit=limit, echo=echo
             )
     except FormreaderError as exc:
         _fail(exc)

@@ -33,7 +33,7 @@ BATCH_SIZE = 128
 PEAK_LEARNING_RATE = 2e-3
 WARMUP_EPOCHS = 1
 LABEL_SMOOTHING = 0.0
-EARLY_STOP_PATIENCE = 6
+EARLY_STOP_PATIENCE = 8
 # Augmentation that mimics pens and scans: degrees, fraction, fraction, fraction, pixels.
 MAX_ROTATION = 12.0
 MAX_SCALE = 0.12
@@ -96,8 +96,21 @@ def normalize_mnist(x: np.ndarray) -> np.ndarray:
     return normalize_batch(x, ink_is_dark=False)
 
 
+def _conv_block(x, filters: int, kernel: int = 3, strides: int = 1, padding: str = "same"):
+    """Convolution (no bias), batch norm, ReLU."""
+    from keras import layers
+
+    x = layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False)(x)
+    x = layers.BatchNormalization(momentum=0.9)(x)
+    return layers.ReLU()(x)
+
+
 def build_model(arch: str = "cnn"):
-    """The digit classifier: ``cnn`` (about 170 k parameters) or the ``mlp`` baseline."""
+    """The digit classifier: ``cnn`` (about 287 k parameters) or the ``mlp`` baseline.
+
+    The CNN downsamples with learned 5×5 stride-2 convolutions instead of max pooling
+    (28 → 14 → 7, then a valid 3×3 convolution to 5×5).
+    """
     import keras
     from keras import layers
 
@@ -110,15 +123,11 @@ def build_model(arch: str = "cnn"):
     elif arch == "cnn":
         x = inputs
         for filters in (32, 64):
-            for _ in range(2):
-                x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-                x = layers.BatchNormalization(momentum=0.9)(x)
-                x = layers.ReLU()(x)
-            x = layers.MaxPooling2D()(x)
-            x = layers.Dropout(0.2)(x)
-        x = layers.Conv2D(128, 3, use_bias=False)(x)
-        x = layers.BatchNormalization(momentum=0.9)(x)
-        x = layers.ReLU()(x)
+            x = _conv_block(x, filters)
+            x = _conv_block(x, filters)
+            x = _conv_block(x, filters, kernel=5, strides=2)
+            x = layers.Dropout(0.25)(x)
+        x = _conv_block(x, 112, padding="valid")
         x = layers.Flatten()(x)
         x = layers.Dropout(0.4)(x)
     else:
@@ -299,7 +308,7 @@ def train(
     mnist: str | os.PathLike | None = None,
     *,
     arch: str = "cnn",
-    epochs: int = 20,
+    epochs: int = 36,
     seed: int = 0,
     limit: int | None = None,
     echo=log.info,

@@ -15,9 +15,8 @@ from formreader.classify import DigitClassifier, bundled_model_dir
 from formreader.cli import main
 from formreader.normalize import NORMALIZATION_VERSION, normalize_batch
 
-#: MNIST test accuracy of the bundled model (the foundation issue's target is 0.9970; the
-#: model shipped now reaches 0.9958 — see the README).
-BUNDLED_ACCURACY = 0.9955
+#: MNIST test accuracy the bundled model must reach (the foundation issue's target).
+BUNDLED_ACCURACY = 0.9970
 
 
 def test_model_is_loaded_from_the_installed_package():
