@@ -118,8 +118,10 @@ def test_output_gets_normal_file_permissions(folder, tmp_path):
 def test_ctrl_c_leaves_a_valid_partial_output_and_resume_completes_it(pool, tmp_path, parallel):
     folder = tmp_path / "many"
     folder.mkdir()
-    for n in range(40):
-        write_image(folder / f"p{n:02d}.png", pages.strip_page(pool, n)[0])
+    # Enough files that the scan is still running when the third row is seen, even when other
+    # work slows this test's polling down (40 files were all read first once in a full CI run).
+    for n in range(120):
+        write_image(folder / f"p{n:03d}.png", pages.strip_page(pool, n)[0])
     clean, out = tmp_path / "clean.csv", tmp_path / "out.csv"
     scan(folder, "--out", clean)
     command = [sys.executable, "-m", "formreader", "scan", str(folder), "--out", str(out)]
