@@ -60,6 +60,8 @@ STRING_ONLY_CONFIDENCE = 0.9
 SOLE_FIELD_CONFIDENCE = 0.5
 #: When the readers find different numbers of digits, a string reading this sure wins.
 RECOUNT_CONFIDENCE = 0.7
+#: The string model reads a field with this much of the page around it (share of its height).
+STRING_MARGIN = 0.5
 #: Which readers read each field: the segmenting digit path, the string model, or both.
 READERS = ("digits", "string", "both")
 
@@ -442,9 +444,10 @@ def _read_strings(strings, page, labels_img, fields, shape) -> list[FieldReading
     """The string model's reading of each field's whole ink, in one batch (``None``: blank)."""
     crops, index = [], []
     for i, fld in enumerate(fields):
-        crop, _ = segment.segment_crop(page.ink, labels_img, fld.atoms)
+        margin = round(STRING_MARGIN * fld.height)
+        crop = segment.field_crop(page.flat, labels_img, fld.atoms, margin)
         try:
-            crops.append(normalize_strip(crop, ink_is_dark=False))
+            crops.append(normalize_strip(crop, ink_is_dark=True))
         except BlankImageError:
             continue
         index.append(i)

@@ -41,10 +41,12 @@ class CleanPage:
     """A page ready for segmentation, in rectified (photos) and deskewed coordinates.
 
     ``ink`` is ink strength 0..255 (ink bright), ``strokes`` the binary ink without ruled lines,
-    ``to_original`` the 3x3 homography mapping these coordinates back to the input image.
+    ``flat`` the flattened gray page (dark ink, rules kept), ``to_original`` the 3x3 homography
+    mapping these coordinates back to the input image.
     """
 
     ink: np.ndarray
+    flat: np.ndarray
     strokes: np.ndarray
     lines: np.ndarray
     to_original: np.ndarray
@@ -299,4 +301,4 @@ def clean_page(image: np.ndarray) -> CleanPage:
     strokes = remove_lines(binary, across, upright)
     lines = cv2.bitwise_or(across, upright)
     ink = cv2.bitwise_and(255 - flat, strokes)
-    return CleanPage(ink=ink, strokes=strokes, lines=lines, to_original=to_original)
+    return CleanPage(ink=ink, flat=flat, strokes=strokes, lines=lines, to_original=to_original)

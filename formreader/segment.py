@@ -309,3 +309,18 @@ def segment_crop(ink: np.ndarray, labels_img: np.ndarray, atoms: list[Atom], mar
     crop = np.where(keep, ink[y0:y1, x0:x1], 0).astype(np.uint8)
     crop = cv2.copyMakeBorder(crop, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=0)
     return crop, (x0, y0, x1 - x0, y1 - y0)
+
+
+def field_crop(flat: np.ndarray, labels_img: np.ndarray, atoms: list[Atom], margin: int):
+    """The flattened page around a run of atoms, ``margin`` px wider on every side, with the
+    ink of other components blanked to paper: what the string model was trained on (rules,
+    strike-throughs and the soft edges of strokes kept, neighbouring print left out)."""
+    height, width = flat.shape
+    x0 = max(0, min(a.x0 for a in atoms) - margin)
+    y0 = max(0, min(a.y0 for a in atoms) - margin)
+    x1 = min(width, max(a.x1 for a in atoms) + margin)
+    y1 = min(height, max(a.y1 for a in atoms) + margin)
+    region = labels_img[y0:y1, x0:x1]
+    own = np.isin(region, [a.component for a in atoms])
+    foreign = (region > 0) & ~own
+    return np.where(foreign, 255, flat[y0:y1, x0:x1]).astype(np.uint8)

@@ -3,7 +3,14 @@
 import cv2
 import numpy as np
 
-from formreader.segment import candidate_components, digit_height, find_components, is_frame
+from formreader.segment import (
+    Atom,
+    candidate_components,
+    digit_height,
+    field_crop,
+    find_components,
+    is_frame,
+)
 
 
 def test_a_page_frame_runs_along_its_box_and_a_string_does_not():
@@ -36,3 +43,20 @@ def test_specks_and_frames_are_not_candidates():
     cv2.line(page, (40, 15), (40, 45), 255, 3)  # a 1
     labels, boxes = find_components(page)
     assert candidate_components(labels, boxes) == [labels[30, 40]]
+
+
+def test_field_crop_keeps_the_page_around_a_field_and_blanks_other_components():
+    flat = np.full((6, 8), 200, np.uint8)
+    flat[2, 2:4] = 10  # the field's own ink
+    flat[2, 5] = 20  # a neighbour's ink
+    flat[4, :] = 90  # a rule (no component: lines are not components)
+    labels_img = np.zeros((6, 8), np.int32)
+    labels_img[2, 2:4] = 1
+    labels_img[2, 5] = 2
+    atom = Atom(component=1, x0=2, x1=4, y0=2, y1=3, area=2)
+    crop = field_crop(flat, labels_img, [atom], margin=2)
+    assert crop.shape == (5, 6)  # rows 0..4 and columns 0..5: clipped at the page's edges
+    assert crop[2, 2:4].tolist() == [10, 10]
+    assert crop[2, 5] == 255
+    assert crop[4].tolist() == [90] * 6
+    assert crop[0, 0] == 200
