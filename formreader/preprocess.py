@@ -24,6 +24,10 @@ MAX_SKEW_DEGREES = 8.0
 STRIKE_WIDTH = 5
 #: Rules and walls are at most this thick (px); thicker ink on them is a pen stroke.
 MAX_LINE_WIDTH = 6
+#: A box's sides fill this share of its width or height (a one-digit box, an open cell) ...
+BOX_SIDE_FILL = 0.85
+#: ... and it is at least this tall and wide (px).
+MIN_BOX_SIDE = 15
 #: A photographed sheet covers this share of the frame (less: no sheet; more: a scan).
 MIN_PAPER_SHARE, MAX_PAPER_SHARE = 0.15, 0.92
 #: The sheet is convex: its area over its hull's area is at least this.
@@ -247,6 +251,43 @@ def find_lines(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         for x1, y1, x2, y2 in segments.reshape(-1, 4) * 2:
             cv2.line(strikes, (int(x1), int(y1)), (int(x2), int(y2)), 255, STRIKE_WIDTH)
         across = cv2.bitwise_or(across, cv2.bitwise_and(strikes, binary))
+    box_across, box_upright = find_boxes(binary, long_run)
+    return cv2.bitwise_or(across, box_across), cv2.bitwise_or(upright, box_upright)
+
+
+def _edge_lines(fill: np.ndarray) -> np.ndarray:
+    """Indices of the lines along the two ends of a component's box: runs of rows (or
+    columns) at either end whose ``fill`` (share of the box's width or height) is high."""
+    band = min(MAX_LINE_WIDTH + 2, len(fill) // 4)
+    ends = np.r_[0:band, len(fill) - band : len(fill)]
+    return ends[fill[ends] >= BOX_SIDE_FILL]
+
+
+def find_boxes(binary: np.ndarray, long_run: int) -> tuple[np.ndarray, np.ndarray]:
+    """Masks ``(across, upright)`` of the sides of boxes too small for :func:`find_lines`'
+    long runs: a one-digit box, an open cell. A component is a box when straight lines run
+    along both its walls and its base or top; the digit written into it, touching its
+    walls, is part of the same component until they are erased."""
+    across = np.zeros_like(binary)
+    upright = np.zeros_like(binary)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    small = (w >= MIN_BOX_SIDE) & (h >= MIN_BOX_SIDE) & (w <= 2 * long_run) & (h <= 2 * long_run)
+    small &= (w <= 4 * h) & (h <= 4 * w)
+    for label in np.flatnonzero(small[1:]) + 1:
+        x, y, bw, bh = stats[label, :4]
+        component = labels[y : y + bh, x : x + bw] == label
+        rows = _edge_lines(component.mean(axis=1))
+        cols = _edge_lines(component.mean(axis=0))
+        walls = (cols < bw / 2).any() and (cols >= bw / 2).any()
+        if not (walls and rows.size):
+            continue
+        side = np.zeros_like(component)
+        side[rows] = True
+        across[y : y + bh, x : x + bw][side & component] = 255
+        side[:] = False
+        side[:, cols] = True
+        upright[y : y + bh, x : x + bw][side & component] = 255
     return across, upright
 
 

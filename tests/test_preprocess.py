@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 
-from formreader.preprocess import clean_page, find_paper
+from formreader.preprocess import clean_page, find_boxes, find_paper, remove_lines
 
 
 def photographed_sheet(rng):
@@ -56,3 +56,34 @@ def test_find_paper_is_none_for_scans_and_strips():
     assert find_paper(strip) is None  # too small to be a photographed sheet
     dark = np.full((800, 800), 60, np.uint8)
     assert find_paper(dark) is None  # no sheet at all
+
+
+def test_find_boxes_marks_a_small_box_touched_by_a_digit_but_not_the_digit():
+    binary = np.zeros((60, 60), np.uint8)
+    box = np.zeros((40, 40), np.uint8)
+    box[:2], box[-2:], box[:, :2], box[:, -2:] = 255, 255, 255, 255
+    binary[10:50, 10:50] = box  # sides at rows and columns 10-11 and 48-49
+    binary[25:45, 30:33] = 255  # a 1's stem ...
+    binary[25:27, 12:30] = 255  # ... with a flag that touches the left wall
+    across, upright = find_boxes(binary, long_run=100)
+    assert across[10:12, 10:50].all() and across[48:50, 10:50].all()
+    assert upright[10:50, 10:12].all() and upright[10:50, 48:50].all()
+    assert not across[12:48, 12:48].any() and not upright[12:48, 12:48].any()
+    strokes = remove_lines(binary, across, upright)
+    expected = np.zeros_like(binary)
+    expected[25:45, 30:33] = 255
+    expected[25:27, 12:30] = 255
+    assert (strokes[12:48, 12:48] == expected[12:48, 12:48]).all()  # the digit, whole
+    # The sides are gone; only their corners (specks) and the flag's crossing remain.
+    assert not strokes[10:12, 12:48].any() and not strokes[48:50, 12:48].any()
+    assert not strokes[12:25, 10:12].any() and not strokes[12:48, 48:50].any()
+
+
+def test_find_boxes_leaves_digits_and_long_rules_alone():
+    binary = np.zeros((60, 200), np.uint8)
+    binary[10:50, 10:14] = 255  # an L: a wall and a base, no second wall
+    binary[46:50, 10:40] = 255
+    binary[5:7, 60:196] = binary[54:56, 60:196] = 255  # a box for find_lines' long runs
+    binary[5:56, 60:62] = binary[5:56, 194:196] = 255
+    across, upright = find_boxes(binary, long_run=50)
+    assert not across.any() and not upright.any()
