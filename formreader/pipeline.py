@@ -52,8 +52,6 @@ STRING_EXTRA_DIGITNESS = 0.5
 #: A field where the digit path skips more than this share of the ink between its first and
 #: last digit is print (digit-like letters picked out of words), not handwriting.
 MAX_SKIPPED_INK = 0.2
-#: Handwriting beside a label is at least this many times as tall as the label's letters.
-RUN_OVER_LABEL = 1.6
 #: A field the digit path rejects is still reported when the string model reads it this surely.
 STRING_ONLY_CONFIDENCE = 0.9
 #: ... or this surely when that field is the only one on the page.
@@ -291,7 +289,11 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     page = preprocess.clean_page(image)
     labels_img, boxes = segment.find_components(page.strokes)
     members = segment.candidate_components(labels_img, boxes)
-    groups = segment.group_fields(boxes, members)
+    groups = [
+        part
+        for group in segment.group_fields(boxes, members)
+        for part in segment.split_off_print(boxes, group)
+    ]
     heights = [segment.field_height(boxes, group) for group in groups]
     # First pass: wide components read whole; those read confidently as one digit stay whole.
     wide = [
@@ -421,7 +423,7 @@ def surest_run(fld: segment.Field, chosen: list[tuple[int, int]], probs: dict) -
     used = {i for start, end in run for i in range(start, end)}
     heights = [atom.y1 - atom.y0 for atom in fld.atoms]
     skipped = [h for i, h in enumerate(heights) if i not in used]
-    taller = np.median([heights[i] for i in used]) >= RUN_OVER_LABEL * np.median(skipped)
+    taller = np.median([heights[i] for i in used]) >= segment.RUN_OVER_LABEL * np.median(skipped)
     return run if taller else []
 
 

@@ -23,6 +23,8 @@ MIN_RELATIVE_HEIGHT = 0.45
 MAX_RELATIVE_HEIGHT = 4.0
 #: A gap wider than this many digit heights starts a new field.
 FIELD_GAP = 1.3
+#: Handwriting beside a label is at least this many times as tall as the label's letters.
+RUN_OVER_LABEL = 1.6
 #: Pieces less than this many (larger) heights apart vertically are one broken digit.
 STACK_GAP = 0.25
 #: A segment wider than this many digit heights is not one digit.
@@ -199,6 +201,32 @@ def group_fields(boxes: np.ndarray, labels: list[int]) -> list[list[int]]:
                 right, right_height = x + w, h
         fields.append(current)
     return [[labels[p] for i in f for p in groups[i]] for f in fields]
+
+
+def split_off_print(boxes: np.ndarray, group: list[int]) -> list[list[int]]:
+    """Split a field (component labels, as :func:`group_fields` gives) into the span of its
+    tall components and the short ones left and right of it, when the tall ones stand at
+    least :data:`RUN_OVER_LABEL` times as tall as the rest, few short ones lie between them
+    and the short ones are all on one side: a digit written right after a printed label
+    ("Reading (kWh) 8") is then a field of its own."""
+    if len(group) < 3:
+        return [group]
+    order = sorted(group, key=lambda label: boxes[label][0] + boxes[label][2] / 2)
+    heights = np.array([boxes[label][3] for label in order], np.float64)
+    ranked = np.sort(heights)
+    jumps = ranked[1:] / ranked[:-1]
+    step = int(np.argmax(jumps))
+    if jumps[step] < RUN_OVER_LABEL:
+        return [group]
+    tall = np.flatnonzero(heights > ranked[step])
+    first, last = int(tall[0]), int(tall[-1]) + 1
+    if first + len(order) - last < 2:
+        return [group]  # one short piece beside the digits: a dot, a speck
+    if 2 * (last - first - len(tall)) > len(tall):
+        return [group]  # capitals among small letters: a line of print
+    if first > 0 and last < len(order):
+        return [group]  # a label and its units around the digits are not told from print
+    return [part for part in (order[:first], order[first:last], order[last:]) if part]
 
 
 def cut_columns(mask: np.ndarray, height: float) -> list[int]:

@@ -10,6 +10,7 @@ from formreader.segment import (
     field_crop,
     find_components,
     is_frame,
+    split_off_print,
 )
 
 
@@ -60,3 +61,23 @@ def test_field_crop_keeps_the_page_around_a_field_and_blanks_other_components():
     assert crop[2, 5] == 255
     assert crop[4].tolist() == [90] * 6
     assert crop[0, 0] == 200
+
+
+def boxes_of(*rows):
+    """A component table: the background row, then ``(x, y, w, h)`` per label."""
+    return np.array([(0, 0, 0, 0, 0), *[(*row, row[2] * row[3]) for row in rows]], np.int64)
+
+
+def test_a_digit_written_after_a_printed_label_is_split_off():
+    label = [(x, 10, 10, 20) for x in (0, 12, 24, 36)]
+    boxes = boxes_of(*label, (60, 0, 25, 40), (90, 2, 20, 38))
+    assert split_off_print(boxes, [6, 1, 2, 3, 4, 5]) == [[1, 2, 3, 4], [5, 6]]
+
+
+def test_digits_with_a_dot_or_print_on_both_sides_stay_one_field():
+    with_dot = boxes_of((0, 0, 25, 40), (30, 30, 6, 6), (40, 0, 25, 40))
+    assert split_off_print(with_dot, [1, 2, 3]) == [[1, 2, 3]]
+    both_sides = boxes_of((0, 10, 10, 20), (12, 10, 10, 20), (30, 0, 25, 40), (60, 10, 10, 20))
+    assert split_off_print(both_sides, [1, 2, 3, 4]) == [[1, 2, 3, 4]]
+    all_tall = boxes_of((0, 0, 25, 40), (30, 0, 25, 41), (60, 0, 25, 39))
+    assert split_off_print(all_tall, [1, 2, 3]) == [[1, 2, 3]]
