@@ -417,7 +417,7 @@ def draw(model, save_dir):
 @click.option(
     "--epochs",
     type=click.IntRange(1),
-    help="Maximum epochs (early stopping may end sooner).  [default: 36; gate: 5; crnn: 8]",
+    help="Maximum epochs (early stopping may end sooner).  [default: 36; gate: 10; crnn: 8]",
 )
 @click.option(
     "--arch",
@@ -464,8 +464,8 @@ def train(mnist, out_dir, epochs, arch, data, start_from, no_mnist, seed, limit)
       formreader train --data crops/ --mnist mnist.npz --out models/mine
       formreader scan pages/ --out results.csv --model models/cnn
     """
+    from formreader.train import GATE_EPOCHS, train_gate
     from formreader.train import train as train_digits
-    from formreader.train import train_gate
 
     echo = lambda line: click.echo(line, err=True)  # noqa: E731
     if data:
@@ -515,7 +515,7 @@ def train(mnist, out_dir, epochs, arch, data, start_from, no_mnist, seed, limit)
             )
         elif arch == "gate":
             result = train_gate(
-                out_dir, mnist, epochs=epochs or 5, seed=seed, limit=limit, echo=echo
+                out_dir, mnist, epochs=epochs or GATE_EPOCHS, seed=seed, limit=limit, echo=echo
             )
         else:
             result = train_digits(

@@ -35,6 +35,8 @@ FONT_NAMES = (
     "DejaVuSansDisplay.ttf",
     "DejaVuSerifDisplay.ttf",
 )
+#: :func:`vary_stroke` works on images enlarged to about this many pixels.
+STROKE_CANVAS = 56
 KINDS = ("printed", "printed", "printed", "rule", "speck", "slice", "pair")
 
 
@@ -147,6 +149,34 @@ def _pair(digits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     ink = np.zeros((28, 28 + shift), np.float32)
     ink[:, :28] = a
     ink[:, shift:] = np.maximum(ink[:, shift:], b)
+    return ink
+
+
+def vary_stroke(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The same ink written with a thinner, thicker or fainter pen, or blurred.
+
+    The gate sees both of its classes through this, so that stroke width and softness tell
+    it nothing: a thin, faint handwritten 2 is still a digit, a bold printed 3 still print.
+    ``ink`` is float32 0..1 (ink = 1); small images are enlarged to about 56 px first, so
+    that a one-pixel erosion thins a stroke without deleting it.
+    """
+    ink = ink.astype(np.float32)
+    scale = STROKE_CANVAS / max(ink.shape)
+    if scale > 1:
+        size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
+        ink = cv2.resize(ink, size, interpolation=cv2.INTER_LINEAR)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    pen = rng.random()
+    if pen < 0.35:
+        thin = cv2.erode(ink, kernel, iterations=int(rng.integers(1, 3)))
+        if (thin > 0.5).sum() >= 0.25 * (ink > 0.5).sum():
+            ink = thin
+    elif pen < 0.55:
+        ink = cv2.dilate(ink, kernel, iterations=int(rng.integers(1, 3)))
+    if rng.random() < 0.5:
+        ink = np.power(ink, rng.uniform(0.6, 2.0))
+    if rng.random() < 0.3:
+        ink = cv2.GaussianBlur(ink, (0, 0), rng.uniform(0.5, 1.2))
     return ink
 
 

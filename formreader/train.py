@@ -42,7 +42,10 @@ MAX_ASPECT = 0.12
 MAX_SHIFT = 2.0
 THICKNESS_PROBABILITY = 0.4
 
-GATE_EXAMPLES = 30000
+GATE_EXAMPLES = 60000
+GATE_EPOCHS = 10
+#: Share of the gate's examples (both classes) written with another pen (thin, thick, faint).
+VARIED_STROKES = 0.7
 
 KERAS_NAME = "digits.keras"
 GATE_KERAS_NAME = "gate.keras"
@@ -423,7 +426,7 @@ def train_gate(
     out_dir: str | os.PathLike,
     mnist: str | os.PathLike | None = None,
     *,
-    epochs: int = 5,
+    epochs: int = GATE_EPOCHS,
     seed: int = 0,
     limit: int | None = None,
     echo=log.info,
@@ -435,15 +438,23 @@ def train_gate(
     """
     import keras
 
-    from formreader.nondigits import nondigit_examples
+    from formreader.nondigits import nondigit_examples, vary_stroke
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
     (x_train, y_train), (x_test, y_test) = load_mnist(mnist)
     n = min(limit or GATE_EXAMPLES, len(x_train))
-    positives = normalize_mnist(x_train[:n])
-    negatives = normalize_batch(nondigit_examples(x_train, y_train, n, seed), ink_is_dark=False)
+    rng = np.random.default_rng([seed, 1])
+    positives = [image.astype(np.float32) / 255 for image in x_train[:n]]
+    negatives = nondigit_examples(x_train, y_train, n, seed)
+    positives, negatives = (
+        normalize_batch(
+            [vary_stroke(ink, rng) if rng.random() < VARIED_STROKES else ink for ink in inks],
+            ink_is_dark=False,
+        )
+        for inks in (positives, negatives)
+    )
     x = np.concatenate([positives, negatives])
     y = np.zeros((2 * n, 2), np.float32)
     y[:n, 1] = 1.0

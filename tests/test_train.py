@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from formreader.classify import StringReader
 from formreader.cli import main
+from formreader.nondigits import STROKE_CANVAS, vary_stroke
 
 #: Stated floor for 4,000 images x 4 epochs, measured on held-out MNIST test digits.
 SMALL_RUN_ACCURACY = 0.90
@@ -72,3 +73,24 @@ def test_train_string_model_writes_its_files_beside_the_digits(tmp_path, mnist_p
     assert result.exit_code == 0, result.output
     card = json.loads((more / "model_card.json").read_text())["strings"]
     assert card["continued_from"] == str(out) and card["data"]["train_strings"] == 360
+
+
+def test_train_gate_writes_its_files_and_tells_digits_from_print(tmp_path, mnist_path):
+    out = tmp_path / "model"
+    result = run_train(mnist_path, out, "--arch", "gate", "--epochs", "2", "--limit", "3000")
+    assert result.exit_code == 0, result.output
+    for name in ("gate.keras", "gate.tflite", "gate_history.csv"):
+        assert (out / name).stat().st_size > 0, name
+    card = json.loads((out / "model_card.json").read_text())["gate"]
+    assert card["examples"] == 6000
+    assert card["test_accuracy"] >= 0.8  # held-out digits and non-digits, half each
+
+
+def test_vary_stroke_enlarges_small_ink_and_keeps_it_ink():
+    ink = np.zeros((28, 14), np.float32)
+    ink[4:24, 5:9] = 1.0  # a 1, four pixels wide
+    for seed in range(20):
+        varied = vary_stroke(ink, np.random.default_rng(seed))
+        assert varied.shape == (STROKE_CANVAS, STROKE_CANVAS // 2)
+        assert varied.dtype == np.float32 and varied.min() >= 0 and varied.max() <= 1.0
+        assert (varied > 0.5).sum() > 0  # thinned, never erased
