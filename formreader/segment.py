@@ -27,6 +27,9 @@ FIELD_GAP = 1.3
 RUN_OVER_LABEL = 1.6
 #: Pieces less than this many (larger) heights apart vertically are one broken digit.
 STACK_GAP = 0.25
+#: Pieces of about one height on one baseline, at most this many heights apart, are letters
+#: of a printed word when there are at least this many of them in a run.
+WORD_GAP, WORD_LETTERS = 0.8, 3
 #: A segment wider than this many digit heights is not one digit.
 MAX_SEGMENT_WIDTH = 1.4
 #: Components wider than this many digit heights are cut into atoms.
@@ -145,16 +148,50 @@ def _rows(items: list[tuple[int, int, int, int]]) -> list[list[int]]:
     return [rows[r] for r in order_rows]
 
 
-def _stacked_groups(items: list[tuple[int, int, int, int]]) -> list[list[int]]:
-    """Join pieces stacked above one another (a 5's cap, a broken 4) with their digit."""
-    parent = list(range(len(items)))
+class _Union:
+    """Union-find over ``n`` items."""
 
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
+    def __init__(self, n: int):
+        self.parent = list(range(n))
+
+    def root(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
         return i
 
+    def join(self, i: int, j: int) -> None:
+        self.parent[self.root(i)] = self.root(j)
+
+    def groups(self) -> list[list[int]]:
+        groups: dict[int, list[int]] = {}
+        for i in range(len(self.parent)):
+            groups.setdefault(self.root(i), []).append(i)
+        return list(groups.values())
+
+
+def _letters(items: list[tuple[int, int, int, int]]) -> set[int]:
+    """Pieces that stand in a run of at least :data:`WORD_LETTERS` pieces of about one
+    height, on one baseline, close side by side: the letters of a printed word."""
+    union = _Union(len(items))
+    order = sorted(range(len(items)), key=lambda i: items[i][0])
+    for k, i in enumerate(order):
+        xi, yi, wi, hi = items[i]
+        for j in order[k + 1 :]:
+            xj, yj, wj, hj = items[j]
+            tall = max(hi, hj)
+            if xj - (xi + wi) > WORD_GAP * tall:
+                break
+            if abs(hi - hj) <= 0.3 * tall and abs(yi + hi - yj - hj) <= 0.2 * tall:
+                union.join(i, j)
+    return {i for group in union.groups() if len(group) >= WORD_LETTERS for i in group}
+
+
+def _stacked_groups(items: list[tuple[int, int, int, int]]) -> list[list[int]]:
+    """Join pieces stacked above one another (a 5's cap, a broken 4) with their digit; not
+    the letters of a printed word written just above or below a digit."""
+    union = _Union(len(items))
+    letters = _letters(items)
     order = sorted(range(len(items)), key=lambda i: items[i][0])
     for k, i in enumerate(order):
         xi, yi, wi, hi = items[i]
@@ -165,12 +202,11 @@ def _stacked_groups(items: list[tuple[int, int, int, int]]) -> list[list[int]]:
             overlap = min(xi + wi, xj + wj) - max(xi, xj)
             gap = max(yi, yj) - min(yi + hi, yj + hj)
             small, large = sorted((hi, hj))
+            if (i if hi < hj else j) in letters:
+                continue
             if overlap >= 0.5 * min(wi, wj) and gap <= STACK_GAP * large and small <= 0.7 * large:
-                parent[root(i)] = root(j)
-    groups: dict[int, list[int]] = {}
-    for i in range(len(items)):
-        groups.setdefault(root(i), []).append(i)
-    return list(groups.values())
+                union.join(i, j)
+    return union.groups()
 
 
 def group_fields(boxes: np.ndarray, labels: list[int]) -> list[list[int]]:

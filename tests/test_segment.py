@@ -9,6 +9,7 @@ from formreader.segment import (
     digit_height,
     field_crop,
     find_components,
+    group_fields,
     is_frame,
     split_off_print,
 )
@@ -81,3 +82,12 @@ def test_digits_with_a_dot_or_print_on_both_sides_stay_one_field():
     assert split_off_print(both_sides, [1, 2, 3, 4]) == [[1, 2, 3, 4]]
     all_tall = boxes_of((0, 0, 25, 40), (30, 0, 25, 41), (60, 0, 25, 39))
     assert split_off_print(all_tall, [1, 2, 3]) == [[1, 2, 3]]
+
+
+def test_a_fives_cap_joins_its_digit_but_a_printed_word_above_a_digit_does_not():
+    body, cap = (100, 50, 30, 50), (105, 38, 25, 8)
+    boxes = boxes_of(body, cap)
+    assert [sorted(f) for f in group_fields(boxes, [1, 2])] == [[1, 2]]
+    word = [(95, 21, 12, 19), (110, 20, 12, 20), (125, 22, 12, 18)]  # bottoms on one line
+    boxes = boxes_of(*word, (100, 45, 30, 50))
+    assert [sorted(f) for f in group_fields(boxes, [1, 2, 3, 4])] == [[1, 2, 3], [4]]
