@@ -60,6 +60,10 @@ SOLE_FIELD_CONFIDENCE = 0.5
 RECOUNT_CONFIDENCE = 0.7
 #: The string model reads a field with this much of the page around it (share of its height).
 STRING_MARGIN = 0.5
+#: Ink next to the chosen digits (at most this many field heights away) that the digit
+#: classifier reads this surely and that is this tall (share of the field's height) may be a
+#: digit left out: the field is flagged.
+BESIDE_GAP, BESIDE_PROBABILITY, BESIDE_HEIGHT = 0.5, 0.9, 0.6
 #: Which readers read each field: the segmenting digit path, the string model, or both.
 READERS = ("digits", "string", "both")
 
@@ -254,7 +258,7 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
             max(a, b)
             for a, b in zip(digits.digit_confidences, string.digit_confidences, strict=True)
         ]
-        return FieldReading(digits.text, confidences, digits.box, pieces=digits.pieces)
+        return FieldReading(digits.text, confidences, digits.box, digits.doubt, digits.pieces)
     # Digits found in different numbers mean the cuts failed, which the digit path's own
     # confidences do not show: then a fairly sure string reading wins.
     recount = len(string.text) != len(digits.text) and string.confidence >= RECOUNT_CONFIDENCE
@@ -356,6 +360,8 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
             ],
         )
         sure = digitness >= MIN_FIELD_DIGITNESS
+        if missed_digit_beside(fld, chosen, probs):
+            reading.doubt = "ink next to the digits may be a digit the reading left out"
         found.append((order, _string_field(fld, probs, atoms), reading, sure))
     if not found and (readers.reader == "digits" or not doubtful):
         return []
@@ -386,7 +392,7 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         elif readers.reader == "both":
             readings.append((order, _join(digits, string)))
         else:
-            readings.append((order, replace(string, pieces=digits.pieces)))
+            readings.append((order, replace(string, doubt=digits.doubt, pieces=digits.pieces)))
     # On a page where the digit path found nothing (a strip it cannot cut, say), fields the
     # string model reads surely are kept, flagged. Not on forms: there they are print. An
     # image holding one field only (a strip, a captcha, a cell) is there to be read.
@@ -395,6 +401,23 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         if string is not None and string.text and string.confidence >= keep_from:
             readings.append((order, replace(string, doubt="read by the string model only")))
     return [reading for _, reading in sorted(readings, key=lambda item: item[0])]
+
+
+def missed_digit_beside(fld: segment.Field, chosen: list[tuple[int, int]], probs: dict) -> bool:
+    """Whether ink just left or right of the chosen digits reads surely as a digit of the
+    field's height: a digit the gate doubted (a faint, thin one, or one touching a wall)
+    and the reading left out."""
+    first, last = chosen[0][0], chosen[-1][1]
+    x0, x1 = fld.atoms[first].x0, fld.atoms[last - 1].x1
+    for (start, end), (p, *_rest) in probs.items():
+        if not (end == first or start == last) or float(p.max()) < BESIDE_PROBABILITY:
+            continue
+        atoms = fld.atoms[start:end]
+        height = max(a.y1 for a in atoms) - min(a.y0 for a in atoms)
+        gap = x0 - max(a.x1 for a in atoms) if end == first else min(a.x0 for a in atoms) - x1
+        if height >= BESIDE_HEIGHT * fld.height and gap <= BESIDE_GAP * fld.height:
+            return True
+    return False
 
 
 def skipped_ink(fld: segment.Field, chosen: list[tuple[int, int]]) -> float:

@@ -12,6 +12,7 @@ from formreader.pipeline import (
     FieldReading,
     Readers,
     _join,
+    missed_digit_beside,
     read_page,
     skipped_ink,
     surest_run,
@@ -172,3 +173,16 @@ def test_a_field_the_gate_doubts_a_little_stands_only_at_full_height(mnist_test)
     page[big.shape[0] :, : small.shape[1]] = small
     readers = Readers(_GateDoubts(), StringReader(), "digits")
     assert [r.text for r in read_page(page, readers)] == ["721"]
+
+
+def test_a_sure_digit_of_full_height_next_to_the_reading_flags_it():
+    atoms = [Atom(i + 1, x, x + 20, 10, 50, 300) for i, x in enumerate((0, 30, 60))]
+    fld = Field(atoms=atoms, height=40.0)
+    sure, unsure = np.eye(10)[2], np.full(10, 0.1)
+    chosen = [(1, 2), (2, 3)]
+    assert missed_digit_beside(fld, chosen, {(0, 1): (sure, 0.05)})
+    assert not missed_digit_beside(fld, chosen, {(0, 1): (unsure, 0.05)})
+    far = Field(atoms=[Atom(1, -60, -40, 10, 50, 300), *atoms[1:]], height=40.0)
+    assert not missed_digit_beside(far, chosen, {(0, 1): (sure, 0.05)})
+    low = Field(atoms=[Atom(1, 0, 20, 40, 50, 100), *atoms[1:]], height=40.0)
+    assert not missed_digit_beside(low, chosen, {(0, 1): (sure, 0.05)})
