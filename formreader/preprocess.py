@@ -22,6 +22,8 @@ MIN_INK_THRESHOLD, MAX_INK_THRESHOLD = 110, 205
 MAX_SKEW_DEGREES = 8.0
 #: Width (px) of the band erased along a detected strike-through line.
 STRIKE_WIDTH = 5
+#: Gaps (px) that faint, broken rules may have.
+RULE_GAP = 4
 #: Rules and walls are at most this thick (px); thicker ink on them is a pen stroke.
 MAX_LINE_WIDTH = 6
 #: A box's sides fill this share of its width or height (a one-digit box, an open cell) ...
@@ -227,7 +229,10 @@ def find_lines(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     height, width = binary.shape
     long_run = max(50, width // 16)
-    across = cv2.morphologyEx(binary, cv2.MORPH_OPEN, np.ones((1, long_run), np.uint8))
+    # Faint rules binarise into broken dashes: bridge short gaps along the row first.
+    bridged = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, np.ones((1, RULE_GAP + 1), np.uint8))
+    across = cv2.morphologyEx(bridged, cv2.MORPH_OPEN, np.ones((1, long_run), np.uint8))
+    across = cv2.bitwise_and(across, binary)
     upright = np.zeros_like(binary)
     if across.any():
         short_run = max(12, height // 100)
@@ -240,11 +245,20 @@ def find_lines(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rule_width = cv2.countNonZero(across) / max(1, tops)
         thin = touching[stats[touching, cv2.CC_STAT_WIDTH] <= rule_width + 1.5]
         upright[np.isin(labels, thin)] = 255
+    # Long vertical lines (squared paper, table columns), broken or not, are walls too.
+    min_length = max(3 * long_run, width // 3) // 2
+    bridged = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, np.ones((RULE_GAP + 1, 1), np.uint8))
+    down = cv2.morphologyEx(bridged, cv2.MORPH_OPEN, np.ones((2 * min_length, 1), np.uint8))
+    upright = cv2.bitwise_or(upright, cv2.bitwise_and(down, binary))
     # Strike-throughs: searched on a half-size copy, which is four times cheaper.
     half = cv2.resize(binary, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
-    min_length = max(3 * long_run, width // 3) // 2
     segments = cv2.HoughLinesP(
-        half, 1, np.pi / 180, threshold=min_length // 2, minLineLength=min_length, maxLineGap=2
+        half,
+        1,
+        np.pi / 180,
+        threshold=min_length // 2,
+        minLineLength=min_length,
+        maxLineGap=RULE_GAP // 2,
     )
     if segments is not None:
         strikes = np.zeros_like(binary)

@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 
-from formreader.preprocess import clean_page, find_boxes, find_paper, remove_lines
+from formreader.preprocess import clean_page, find_boxes, find_lines, find_paper, remove_lines
 
 
 def photographed_sheet(rng):
@@ -87,3 +87,17 @@ def test_find_boxes_leaves_digits_and_long_rules_alone():
     binary[5:56, 60:62] = binary[5:56, 194:196] = 255
     across, upright = find_boxes(binary, long_run=50)
     assert not across.any() and not upright.any()
+
+
+def test_find_lines_takes_faint_broken_grid_lines_but_not_a_one():
+    binary = np.zeros((400, 400), np.uint8)
+    for start in range(0, 400, 13):  # dashes of 10 px with 3 px gaps
+        binary[100:102, start : start + 10] = 255  # a rule
+        binary[start : start + 10, 300:302] = 255  # a wall of squared paper
+    binary[200:260, 100:104] = 255  # a handwritten 1, 60 px tall
+    across, upright = find_lines(binary)
+    assert across[100:102].sum() >= 0.95 * binary[100:102].sum()
+    assert upright[:, 300:302].sum() >= 0.95 * binary[:, 300:302].sum() - 255 * 4
+    assert not across[200:260, 100:104].any() and not upright[200:260, 100:104].any()
+    strokes = remove_lines(binary, across, upright)
+    assert strokes[200:260, 100:104].all()
