@@ -250,8 +250,9 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
     """One field read by both readers: agreement stands, disagreement goes to review.
 
     When the readings agree each digit gets the higher of its two confidences; otherwise
-    the reading with the higher lowest-digit confidence wins (the string model's when the two
-    found different numbers of digits and it is fairly sure) and ``doubt`` names both.
+    the reading with the higher lowest-digit confidence wins -- over the digits where the two
+    differ when they found as many digits, the string model's when they found different
+    numbers and it is fairly sure -- and ``doubt`` names both.
     """
     if digits.text == string.text:
         confidences = [
@@ -261,8 +262,16 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
         return FieldReading(digits.text, confidences, digits.box, digits.doubt, digits.pieces)
     # Digits found in different numbers mean the cuts failed, which the digit path's own
     # confidences do not show: then a fairly sure string reading wins.
-    recount = len(string.text) != len(digits.text) and string.confidence >= RECOUNT_CONFIDENCE
-    winner = string if recount or string.confidence > digits.confidence else digits
+    if len(string.text) == len(digits.text):
+        pairs = enumerate(zip(digits.text, string.text, strict=True))
+        differ = [i for i, (a, b) in pairs if a != b]
+        surer = min(string.digit_confidences[i] for i in differ) > min(
+            digits.digit_confidences[i] for i in differ
+        )
+        winner = string if surer else digits
+    else:
+        recount = string.confidence >= RECOUNT_CONFIDENCE
+        winner = string if recount or string.confidence > digits.confidence else digits
     doubt = (
         f"readers disagree: digits {digits.text or '-'} ({digits.confidence:.2f}),"
         f" string {string.text or '-'} ({string.confidence:.2f})"

@@ -53,7 +53,14 @@ def test_readers_that_disagree_give_the_surer_reading_and_a_doubt():
     joined = _join(digits, string)
     assert joined.text == "47"  # lowest digit 0.7 beats 0.5
     same_length = _join(FieldReading("42", [0.9, 0.99], (0, 0, 1, 1)), string)
-    assert same_length.text == "42"  # 0.9 beats 0.7
+    assert same_length.text == "42"  # 0.99 beats 0.7 where they differ
+    where_they_differ = _join(FieldReading("42", [0.6, 0.65], (0, 0, 1, 1)), string)
+    assert where_they_differ.text == "47"  # 0.7 beats 0.65 at the second digit
+    first_digit = _join(
+        FieldReading("4295", [0.99, 1.0, 1.0, 0.64], (0, 0, 1, 1)),
+        FieldReading("1295", [0.74, 1.0, 1.0, 0.99], (0, 0, 1, 1)),
+    )
+    assert first_digit.text == "4295"  # 0.99 beats 0.74 at the first; the 5s agree
     recount = _join(
         FieldReading("4", [0.99], (0, 0, 1, 1)), FieldReading("47", [0.75, 0.9], (0, 0, 1, 1))
     )
