@@ -260,8 +260,6 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
             for a, b in zip(digits.digit_confidences, string.digit_confidences, strict=True)
         ]
         return FieldReading(digits.text, confidences, digits.box, digits.doubt, digits.pieces)
-    # Digits found in different numbers mean the cuts failed, which the digit path's own
-    # confidences do not show: then a fairly sure string reading wins.
     if len(string.text) == len(digits.text):
         pairs = enumerate(zip(digits.text, string.text, strict=True))
         differ = [i for i, (a, b) in pairs if a != b]
@@ -270,6 +268,8 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
         )
         winner = string if surer else digits
     else:
+        # Digits found in different numbers mean the cuts failed, which the digit path's own
+        # confidences do not show: then a fairly sure string reading wins.
         recount = string.confidence >= RECOUNT_CONFIDENCE
         winner = string if recount or string.confidence > digits.confidence else digits
     doubt = (
@@ -475,7 +475,8 @@ def _string_field(fld: segment.Field, probs: dict, chosen_atoms: list) -> segmen
 
 
 def _read_strings(strings, page, labels_img, fields, shape) -> list[FieldReading | None]:
-    """The string model's reading of each field's whole ink, in one batch (``None``: blank)."""
+    """The string model's reading of each field (the flattened page around its atoms, see
+    :func:`formreader.segment.field_crop`), in one batch (``None``: blank)."""
     crops, index = [], []
     for i, fld in enumerate(fields):
         margin = round(STRING_MARGIN * fld.height)
