@@ -57,7 +57,10 @@ STRING_ONLY_CONFIDENCE = 0.9
 #: ... or this surely when that field is the only one on the page.
 SOLE_FIELD_CONFIDENCE = 0.5
 #: When the readers find different numbers of digits, a string reading this sure wins.
-RECOUNT_CONFIDENCE = 0.7
+RECOUNT_CONFIDENCE = 0.5
+#: When they find as many, the string model wins unless the digit path is this much surer of
+#: the digits where they differ (on the scan bench the string model is right more often).
+STRING_EDGE = 0.1
 #: The string model reads a field with this much of the page around it (share of its height).
 STRING_MARGIN = 0.5
 #: Ink next to the chosen digits (at most this many field heights away) that the digit
@@ -253,8 +256,9 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
 
     When the readings agree each digit gets the higher of its two confidences; otherwise
     the reading with the higher lowest-digit confidence wins -- over the digits where the two
-    differ when they found as many digits, the string model's when they found different
-    numbers and it is fairly sure -- and ``doubt`` names both.
+    differ when they found as many digits (the string model's unless the digit path is
+    :data:`STRING_EDGE` surer), the string model's when they found different numbers and it
+    is fairly sure -- and ``doubt`` names both.
     """
     if digits.text == string.text:
         confidences = [
@@ -265,8 +269,9 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
     if len(string.text) == len(digits.text):
         pairs = enumerate(zip(digits.text, string.text, strict=True))
         differ = [i for i, (a, b) in pairs if a != b]
-        surer = min(string.digit_confidences[i] for i in differ) > min(
-            digits.digit_confidences[i] for i in differ
+        surer = (
+            min(string.digit_confidences[i] for i in differ)
+            > min(digits.digit_confidences[i] for i in differ) - STRING_EDGE
         )
         winner = string if surer else digits
     else:

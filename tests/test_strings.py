@@ -56,6 +56,8 @@ def test_readers_that_disagree_give_the_surer_reading_and_a_doubt():
     assert same_length.text == "42"  # 0.99 beats 0.7 where they differ
     where_they_differ = _join(FieldReading("42", [0.6, 0.65], (0, 0, 1, 1)), string)
     assert where_they_differ.text == "47"  # 0.7 beats 0.65 at the second digit
+    close = _join(FieldReading("42", [0.9, 0.75], (0, 0, 1, 1)), string)
+    assert close.text == "47"  # 0.7 is within 0.1 of 0.75: the string model wins
     first_digit = _join(
         FieldReading("4295", [0.99, 1.0, 1.0, 0.64], (0, 0, 1, 1)),
         FieldReading("1295", [0.74, 1.0, 1.0, 0.99], (0, 0, 1, 1)),
@@ -66,7 +68,7 @@ def test_readers_that_disagree_give_the_surer_reading_and_a_doubt():
     )
     assert recount.text == "47"  # two digits where the cuts found one: the string model wins
     unsure = _join(
-        FieldReading("4", [0.99], (0, 0, 1, 1)), FieldReading("47", [0.55, 0.9], (0, 0, 1, 1))
+        FieldReading("4", [0.99], (0, 0, 1, 1)), FieldReading("47", [0.45, 0.9], (0, 0, 1, 1))
     )
     assert unsure.text == "4"  # ... unless it is barely sure of them
     assert joined.doubt == "readers disagree: digits 421 (0.50), string 47 (0.70)"
