@@ -311,7 +311,7 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     members = segment.candidate_components(labels_img, boxes)
     groups = [
         part
-        for group in segment.group_fields(boxes, members)
+        for group in segment.group_fields(boxes, members, page.lines)
         for part in segment.split_off_print(boxes, group)
     ]
     heights = [segment.field_height(boxes, group) for group in groups]

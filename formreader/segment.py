@@ -187,9 +187,24 @@ def _letters(items: list[tuple[int, int, int, int]]) -> set[int]:
     return {i for group in union.groups() if len(group) >= WORD_LETTERS for i in group}
 
 
-def _stacked_groups(items: list[tuple[int, int, int, int]]) -> list[list[int]]:
+def _ruled_between(lines, a, b) -> bool:
+    """Whether a ruled line runs between boxes ``a`` and ``b`` (one above the other), across
+    the columns they share."""
+    if lines is None:
+        return False
+    (xa, ya, wa, ha), (xb, yb, wb, hb) = sorted((a, b), key=lambda box: box[1])
+    x0, x1 = max(xa, xb), min(xa + wa, xb + wb)
+    y0, y1 = ya + ha // 2, yb + hb // 2
+    if x1 <= x0 or y1 <= y0:
+        return False
+    band = lines[y0:y1, x0:x1] > 0
+    return bool((band.mean(axis=1) >= 0.9).any())
+
+
+def _stacked_groups(items: list[tuple[int, int, int, int]], lines=None) -> list[list[int]]:
     """Join pieces stacked above one another (a 5's cap, a broken 4) with their digit; not
-    the letters of a printed word written just above or below a digit."""
+    the letters of a printed word written just above or below a digit, nor pieces a ruled
+    line runs between (``lines``: the page's mask of rules, if known)."""
     union = _Union(len(items))
     letters = _letters(items)
     order = sorted(range(len(items)), key=lambda i: items[i][0])
@@ -204,15 +219,19 @@ def _stacked_groups(items: list[tuple[int, int, int, int]]) -> list[list[int]]:
             small, large = sorted((hi, hj))
             if (i if hi < hj else j) in letters:
                 continue
-            if overlap >= 0.5 * min(wi, wj) and gap <= STACK_GAP * large and small <= 0.7 * large:
+            stacked = overlap >= 0.5 * min(wi, wj) and gap <= STACK_GAP * large
+            if stacked and small <= 0.7 * large and not _ruled_between(lines, items[i], items[j]):
                 union.join(i, j)
     return union.groups()
 
 
-def group_fields(boxes: np.ndarray, labels: list[int]) -> list[list[int]]:
-    """Split the candidate components into fields (lists of labels), in reading order."""
+def group_fields(boxes: np.ndarray, labels: list[int], lines=None) -> list[list[int]]:
+    """Split the candidate components into fields (lists of labels), in reading order.
+
+    ``lines`` (the page's mask of ruled lines) keeps print above a box's top from being
+    stacked onto a digit inside it."""
     pieces = [tuple(int(v) for v in boxes[label][:4]) for label in labels]
-    groups = _stacked_groups(pieces)
+    groups = _stacked_groups(pieces, lines)
     items = []
     for group in groups:
         x0 = min(pieces[i][0] for i in group)

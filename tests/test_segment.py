@@ -91,3 +91,12 @@ def test_a_fives_cap_joins_its_digit_but_a_printed_word_above_a_digit_does_not()
     word = [(95, 21, 12, 19), (110, 20, 12, 20), (125, 22, 12, 18)]  # bottoms on one line
     boxes = boxes_of(*word, (100, 45, 30, 50))
     assert [sorted(f) for f in group_fields(boxes, [1, 2, 3, 4])] == [[1, 2, 3], [4]]
+
+
+def test_print_above_a_box_is_not_stacked_onto_the_digit_inside_it():
+    digit, above = (100, 50, 30, 50), (104, 38, 22, 9)  # close enough to be a 5's cap
+    boxes = boxes_of(digit, above)
+    lines = np.zeros((120, 200), np.uint8)
+    assert [sorted(f) for f in group_fields(boxes, [1, 2], lines)] == [[1, 2]]
+    lines[47:49, 60:180] = 255  # the box's top runs between them
+    assert sorted(sorted(f) for f in group_fields(boxes, [1, 2], lines)) == [[1], [2]]
