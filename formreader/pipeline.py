@@ -67,7 +67,7 @@ STRING_MARGIN = 0.5
 #: classifier reads this surely and that is this tall (share of the field's height) may be a
 #: digit left out: the field is flagged.
 BESIDE_GAP, BESIDE_PROBABILITY, BESIDE_HEIGHT = 0.5, 0.9, 0.6
-#: The only field of an image that spans this share of its width is the whole image.
+#: The only field of an image that spans this share of its width and height is the image.
 WHOLE_IMAGE_FIELD = 0.5
 #: Which readers read each field: the segmenting digit path, the string model, or both.
 READERS = ("digits", "string", "both")
@@ -488,7 +488,13 @@ def _read_strings(strings, page, labels_img, fields, shape) -> list[FieldReading
     for i, fld in enumerate(fields):
         margin = round(STRING_MARGIN * fld.height)
         crop = segment.field_crop(page.flat, labels_img, fld.atoms, margin)
-        if len(fields) == 1 and fld.box[2] >= WHOLE_IMAGE_FIELD * page.flat.shape[1]:
+        _, _, width, height = fld.box
+        image_h, image_w = page.flat.shape
+        if (
+            len(fields) == 1
+            and width >= WHOLE_IMAGE_FIELD * image_w
+            and height >= (WHOLE_IMAGE_FIELD * image_h)
+        ):
             crop = page.flat  # a strip or captcha: the image is the field
         try:
             crops.append(normalize_strip(crop, ink_is_dark=True))
