@@ -485,17 +485,15 @@ def _read_strings(strings, page, labels_img, fields, shape) -> list[FieldReading
     """The string model's reading of each field (the flattened page around its atoms, see
     :func:`formreader.segment.field_crop`), in one batch (``None``: blank)."""
     crops, index = [], []
+    image_h, image_w = page.flat.shape
     for i, fld in enumerate(fields):
-        margin = round(STRING_MARGIN * fld.height)
-        crop = segment.field_crop(page.flat, labels_img, fld.atoms, margin)
         _, _, width, height = fld.box
-        image_h, image_w = page.flat.shape
-        if (
-            len(fields) == 1
-            and width >= WHOLE_IMAGE_FIELD * image_w
-            and height >= (WHOLE_IMAGE_FIELD * image_h)
-        ):
+        whole = width >= WHOLE_IMAGE_FIELD * image_w and height >= WHOLE_IMAGE_FIELD * image_h
+        if len(fields) == 1 and whole:
             crop = page.flat  # a strip or captcha: the image is the field
+        else:
+            margin = round(STRING_MARGIN * fld.height)
+            crop = segment.field_crop(page.flat, labels_img, fld.atoms, margin)
         try:
             crops.append(normalize_strip(crop, ink_is_dark=True))
         except BlankImageError:
