@@ -39,6 +39,8 @@ MIN_FIELD_DIGITNESS = 0.8
 BORDERLINE_DIGITNESS, BORDERLINE_HEIGHT = 0.7, 0.8
 #: Fields less tall than this share of the page's typical field height are print or noise.
 MIN_RELATIVE_FIELD_HEIGHT = 0.6
+#: ... or this share when the gate finds at least this many digits this digit-like.
+SURE_RELATIVE_HEIGHT, SURE_DIGITS, SURE_DIGITNESS = 0.45, 3, 0.95
 #: Cost of every digit read: cutting one digit in two must buy more than this in likelihood.
 DIGIT_COST = 1.0
 #: An atom this tall (share of the field's height) that the digit CNN reads surely costs as
@@ -376,26 +378,27 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
             ],
         )
         sure = digitness >= MIN_FIELD_DIGITNESS
+        if digitness >= SURE_DIGITNESS and len(chosen) >= SURE_DIGITS:
+            min_height = SURE_RELATIVE_HEIGHT
+        else:
+            min_height = MIN_RELATIVE_FIELD_HEIGHT if sure else BORDERLINE_HEIGHT
         if missed_digit_beside(fld, chosen, probs):
             reading.doubt = "ink next to the digits may be a digit the reading left out"
-        found.append((order, _string_field(fld, probs, atoms), reading, sure))
+        found.append((order, _string_field(fld, probs, atoms), reading, sure, min_height))
     if not found and (readers.reader == "digits" or not doubtful):
         return []
     # Print that passed the gate (thin letters read as 1s) is much smaller than the page's
     # handwriting: judge each field's height against the typical field, weighted by digits.
     if found:
         typical_of = [item for item in found if item[3]] or found
-        heights = [f.height for _, f, _, _ in typical_of]
-        typical = float(np.median(np.repeat(heights, [len(r.text) for _, _, r, _ in typical_of])))
+        heights = [item[1].height for item in typical_of]
+        typical = float(np.median(np.repeat(heights, [len(item[2].text) for item in typical_of])))
     else:
         typical = float(np.median([f.height for _, f in doubtful]))
     tall_enough = MIN_RELATIVE_FIELD_HEIGHT * typical
-    # A field the gate doubts a little stands only when it is as tall as the handwriting.
-    found = [
-        (i, f, r)
-        for i, f, r, sure in found
-        if f.height >= (tall_enough if sure else BORDERLINE_HEIGHT * typical)
-    ]
+    # A field the gate doubts a little stands only when it is as tall as the handwriting; one
+    # it finds surely digit by digit may be smaller (digits written small in comb cells).
+    found = [(i, f, r) for i, f, r, _, share in found if f.height >= share * typical]
     if readers.reader == "digits":
         return [r for *_, r in found]
     doubtful = [(i, f) for i, f in doubtful if f.height >= tall_enough and not found]
