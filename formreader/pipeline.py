@@ -56,6 +56,8 @@ STRING_EXTRA_DIGITNESS = 0.5
 MAX_SKIPPED_INK = 0.2
 #: A field the digit path rejects is still reported when the string model reads it this surely.
 STRING_ONLY_CONFIDENCE = 0.9
+#: ... and, beside fields the digit path read, when it holds at least this many digits.
+UNCUT_DIGITS = 3
 #: ... or this surely when that field is the only one on the page.
 SOLE_FIELD_CONFIDENCE = 0.5
 #: When the readers find different numbers of digits, a string reading this sure wins.
@@ -349,6 +351,8 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     found, doubtful = [], []
     for order, (fld, probs) in enumerate(zip(fields, per_field, strict=True)):
         chosen = best_reading(fld, probs)
+        # How digit-like the digits read are, before any are left out as print.
+        first_digitness = np.mean([probs[s][1] for s in chosen]) if chosen else 0.0
         if chosen and skipped_ink(fld, chosen) > MAX_SKIPPED_INK:
             chosen = surest_run(fld, chosen, probs)
         digitness = np.mean([probs[s][1] for s in chosen]) if chosen else 0.0
@@ -359,7 +363,7 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         ):
             # Nothing, or print / rules rather than handwriting -- or digits the digit path
             # cannot cut: the string model may still read them confidently.
-            doubtful.append((order, fld))
+            doubtful.append((order, fld, first_digitness))
             continue
         digits = [probs[s][0] for s in chosen]
         atoms = [a for s, e in chosen for a in fld.atoms[s:e]]
@@ -394,14 +398,20 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         heights = [item[1].height for item in typical_of]
         typical = float(np.median(np.repeat(heights, [len(item[2].text) for item in typical_of])))
     else:
-        typical = float(np.median([f.height for _, f in doubtful]))
+        typical = float(np.median([f.height for _, f, _ in doubtful]))
     tall_enough = MIN_RELATIVE_FIELD_HEIGHT * typical
     # A field the gate doubts a little stands only when it is as tall as the handwriting; one
     # it finds surely digit by digit may be smaller (digits written small in comb cells).
     found = [(i, f, r) for i, f, r, _, share in found if f.height >= share * typical]
     if readers.reader == "digits":
         return [r for *_, r in found]
-    doubtful = [(i, f) for i, f in doubtful if f.height >= tall_enough and not found]
+    # Fields the digit path doubts go to the string model on a page where it found nothing,
+    # and elsewhere when its digits are sure but it could not cut them all.
+    doubtful = [
+        (i, f)
+        for i, f, digitness in doubtful
+        if f.height >= tall_enough and (not found or digitness >= MIN_FIELD_DIGITNESS)
+    ]
     fields = [f for _, f, _ in found] + [f for _, f in doubtful]
     strings = _read_strings(readers.strings, page, labels_img, fields, image.shape)
     readings = []
@@ -415,9 +425,11 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     # On a page where the digit path found nothing (a strip it cannot cut, say), fields the
     # string model reads surely are kept, flagged. Not on forms: there they are print. An
     # image holding one field only (a strip, a captcha, a cell) is there to be read.
-    keep_from = STRING_ONLY_CONFIDENCE if len(doubtful) > 1 else SOLE_FIELD_CONFIDENCE
+    sole = len(doubtful) == 1 and not found
+    keep_from = SOLE_FIELD_CONFIDENCE if sole else STRING_ONLY_CONFIDENCE
     for (order, _), string in zip(doubtful, strings[len(found) :], strict=True):
-        if string is not None and string.text and string.confidence >= keep_from:
+        least = 1 if not found else UNCUT_DIGITS
+        if string is not None and len(string.text) >= least and string.confidence >= keep_from:
             readings.append((order, replace(string, doubt="read by the string model only")))
     return [reading for _, reading in sorted(readings, key=lambda item: item[0])]
 
