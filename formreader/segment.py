@@ -8,6 +8,7 @@ covers touching ones. The pipeline classifies every segment and keeps the best s
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import cv2
@@ -27,6 +28,9 @@ FIELD_GAP = 1.3
 RUN_OVER_LABEL = 1.6
 #: Pieces less than this many (larger) heights apart vertically are one broken digit.
 STACK_GAP = 0.25
+#: Ruled lines at most this many heights (the taller of two neighbours) above and below a
+#: piece make it boxed.
+BOX_REACH = 1.0
 #: Pieces of about one height on one baseline, at most this many heights apart, are letters
 #: of a printed word when there are at least this many of them in a run.
 WORD_GAP, WORD_LETTERS = 0.8, 3
@@ -201,6 +205,44 @@ def _ruled_between(lines, a, b) -> bool:
     return bool((band.mean(axis=1) >= 0.9).any())
 
 
+def _ruling(lines, box, height: int) -> int:
+    """How many of the two sides of ``box`` (``x, y, w, h``), above and below its middle,
+    have a ruled line within :data:`BOX_REACH` ``height``: 2 when it is written in a box or
+    comb cell, 0 when it stands free of rules (a printed label)."""
+    x, y, w, h = box
+    x0, x1 = x + w // 4, x + w - w // 4
+    if x1 <= x0:
+        return 1
+    reach = round(BOX_REACH * height)
+
+    def ruled(top: int, bottom: int) -> bool:
+        band = lines[max(0, top) : max(0, bottom), x0:x1]
+        if not band.size:
+            return False
+        band = cv2.dilate(band, np.ones((5, 1), np.uint8)) > 0  # a slanted or broken rule
+        return bool((band.mean(axis=1) >= 0.9).any())
+
+    return ruled(y - reach, y + h // 2) + ruled(y + h // 2, y + h + reach)
+
+
+def _box_side_between(lines, a, b) -> bool:
+    """Whether the side of a box parts boxes ``a`` and ``b`` (``a`` left of ``b``): an
+    upright ruled line runs between them, across the rows they share, and one of them is
+    written in the box (rules above and below) while the other stands free of rules."""
+    if lines is None:
+        return False
+    (xa, ya, wa, ha), (xb, yb, _, hb) = a, b
+    x0, x1 = xa + wa // 2, xb + 1
+    y0, y1 = max(ya, yb), min(ya + ha, yb + hb)
+    if x1 <= x0 or y1 <= y0:
+        return False
+    band = lines[y0:y1, x0:x1] > 0
+    if not (band.mean(axis=0) >= 0.9).any():
+        return False
+    height = max(ha, hb)
+    return {_ruling(lines, a, height), _ruling(lines, b, height)} == {0, 2}
+
+
 def _stacked_groups(items: list[tuple[int, int, int, int]], lines=None) -> list[list[int]]:
     """Join pieces stacked above one another (a 5's cap, a broken 4) with their digit; not
     the letters of a printed word written just above or below a digit, nor pieces a ruled
@@ -244,11 +286,14 @@ def group_fields(boxes: np.ndarray, labels: list[int], lines=None) -> list[list[
         row.sort(key=lambda i: items[i][0])
         current = [row[0]]
         right, right_height = items[row[0]][0] + items[row[0]][2], items[row[0]][3]
-        for i in row[1:]:
+        for previous, i in itertools.pairwise(row):
             x, _, w, h = items[i]
             # The gap is judged against the taller neighbour: wide for big handwriting,
-            # narrow between small printed words.
-            if x - right > FIELD_GAP * max(h, right_height):
+            # narrow between small printed words. A box's side parts what is in it from
+            # what is not (a label right before it).
+            if x - right > FIELD_GAP * max(h, right_height) or _box_side_between(
+                lines, items[previous], items[i]
+            ):
                 fields.append(current)
                 current = []
             current.append(i)

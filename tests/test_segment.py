@@ -100,3 +100,18 @@ def test_print_above_a_box_is_not_stacked_onto_the_digit_inside_it():
     assert [sorted(f) for f in group_fields(boxes, [1, 2], lines)] == [[1, 2]]
     lines[47:49, 60:180] = 255  # the box's top runs between them
     assert sorted(sorted(f) for f in group_fields(boxes, [1, 2], lines)) == [[1], [2]]
+
+
+def test_a_boxs_side_parts_a_label_from_the_digits_in_the_box_but_not_comb_cells():
+    label, digits = (20, 60, 30, 30), [(70, 55, 30, 40), (110, 55, 30, 40)]
+    boxes = boxes_of(label, *digits)
+    lines = np.zeros((160, 200), np.uint8)
+    lines[45:47, 60:150] = 255  # the box's top and bottom
+    lines[104:106, 60:150] = 255
+    assert [sorted(f) for f in group_fields(boxes, [1, 2, 3], lines)] == [[1, 2, 3]]
+    lines[45:106, 60:62] = 255  # its left side, between the label and the first digit
+    lines[45:106, 104:106] = 255  # a comb wall between the digits
+    assert [sorted(f) for f in group_fields(boxes, [1, 2, 3], lines)] == [[1], [2, 3]]
+    lines[45:47, 0:60] = 255  # the label is boxed too: a table row, no side to part them
+    lines[104:106, 0:60] = 255
+    assert [sorted(f) for f in group_fields(boxes, [1, 2, 3], lines)] == [[1, 2, 3]]
