@@ -50,7 +50,7 @@ def overlap(a, b) -> float:
 
 def score(pages, predictions):
     """Field accuracy, character accuracy, spurious digits per page, unflagged fields and the
-    share of them that are right, wrong fields listed."""
+    share of them that are right, wrong and spurious fields listed."""
     fields = exact = chars = good_chars = spurious = unflagged = unflagged_right = 0
     misses = []
     for index, page in enumerate(pages):
@@ -75,7 +75,9 @@ def score(pages, predictions):
             good_chars += max(0, len(truth.text) - edit_distance(text, truth.text))
             if text != truth.text:
                 misses.append((index, truth.text, text))
-        spurious += sum(len(found[k][0]) for k in range(len(found)) if k not in used)
+        extra = [k for k in range(len(found)) if k not in used and found[k][0]]
+        spurious += sum(len(found[k][0]) for k in extra)
+        misses += [(index, "", found[k][0]) for k in extra]
     n = max(1, len(pages))
     ok_share = unflagged / max(1, fields)
     ok_right = unflagged_right / max(1, unflagged)
@@ -165,7 +167,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--no-tesseract", action="store_true")
     parser.add_argument("--keep", help="keep the generated pages and CSVs in this folder")
-    parser.add_argument("--show-misses", action="store_true")
+    parser.add_argument(
+        "--show-misses",
+        action="store_true",
+        help="list wrong fields, and spurious ones (expected '')",
+    )
     parser.add_argument("--model", help="model folder for formreader (default: bundled)")
     parser.add_argument("--readers", default="both", help="formreader --reader values to run")
     args = parser.parse_args()
