@@ -74,10 +74,10 @@ def score(pages, predictions):
             unflagged_right += status == "ok" and text == truth.text
             good_chars += max(0, len(truth.text) - edit_distance(text, truth.text))
             if text != truth.text:
-                misses.append((index, truth.text, text))
+                misses.append((index, truth.text, text, status))
         extra = [k for k in range(len(found)) if k not in used and found[k][0]]
         spurious += sum(len(found[k][0]) for k in extra)
-        misses += [(index, "", found[k][0]) for k in extra]
+        misses += [(index, "", found[k][0], found[k][2]) for k in extra]
     n = max(1, len(pages))
     ok_share = unflagged / max(1, fields)
     ok_right = unflagged_right / max(1, unflagged)
@@ -207,8 +207,8 @@ def main() -> int:
                 flush=True,
             )
             if args.show_misses and name != "tesseract":
-                for index, truth, text in misses:
-                    print(f"    page {index}: expected {truth!r}, read {text!r}")
+                for index, truth, text, status in misses:
+                    print(f"    page {index}: expected {truth!r}, read {text!r} ({status})")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0

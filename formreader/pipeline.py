@@ -71,6 +71,9 @@ STRING_MARGIN = 0.5
 #: classifier reads this surely and that is this tall (share of the field's height) may be a
 #: digit left out: the field is flagged.
 BESIDE_GAP, BESIDE_PROBABILITY, BESIDE_HEIGHT = 0.5, 0.9, 0.6
+#: Fields closer than this many heights side by side are flagged: maybe one number in parts.
+SPLIT_GAP = 1.0
+SPLIT_DOUBT = "a field right beside it may be part of the same number"
 #: The only field of an image that spans this share of its width and height is the image.
 WHOLE_IMAGE_FIELD = 0.5
 #: Which readers read each field: the segmenting digit path, the string model, or both.
@@ -404,7 +407,7 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     # it finds surely digit by digit may be smaller (digits written small in comb cells).
     found = [(i, f, r) for i, f, r, _, share in found if f.height >= share * typical]
     if readers.reader == "digits":
-        return [r for *_, r in found]
+        return flag_split_fields([r for *_, r in found])
     # Fields the digit path doubts go to the string model on a page where it found nothing,
     # and elsewhere when its digits are sure but it could not cut them all.
     doubtful = [
@@ -431,7 +434,22 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         least = 1 if not found else UNCUT_DIGITS
         if string is not None and len(string.text) >= least and string.confidence >= keep_from:
             readings.append((order, replace(string, doubt="read by the string model only")))
-    return [reading for _, reading in sorted(readings, key=lambda item: item[0])]
+    return flag_split_fields([reading for _, reading in sorted(readings, key=lambda item: item[0])])
+
+
+def flag_split_fields(readings: list[FieldReading]) -> list[FieldReading]:
+    """Flag fields with another field beside them in the same row, less than
+    :data:`SPLIT_GAP` heights away: one number read in parts, or with a part lost, reads
+    surely in each part (a lost digit, a wall or a lost cut between them)."""
+    for reading in readings:
+        x, y, w, h = reading.box
+        for other in readings:
+            ox, oy, ow, oh = other.box
+            same_row = min(y + h, oy + oh) - max(y, oy) >= 0.5 * min(h, oh)
+            gap = max(ox - (x + w), x - (ox + ow))
+            if other is not reading and same_row and gap < SPLIT_GAP * max(h, oh):
+                reading.doubt = reading.doubt or SPLIT_DOUBT
+    return readings
 
 
 def missed_digit_beside(fld: segment.Field, chosen: list[tuple[int, int]], probs: dict) -> bool:
@@ -536,7 +554,7 @@ def read_image(image: np.ndarray, readers: Readers) -> FieldReading:
         text="".join(r.text for r in readings),
         digit_confidences=[c for r in readings for c in r.digit_confidences],
         box=(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)),
-        doubt="; ".join(r.doubt for r in readings if r.doubt),
+        doubt="; ".join(r.doubt for r in readings if r.doubt and r.doubt != SPLIT_DOUBT),
     )
 
 

@@ -12,6 +12,7 @@ from formreader.pipeline import (
     FieldReading,
     Readers,
     _join,
+    flag_split_fields,
     missed_digit_beside,
     read_page,
     skipped_ink,
@@ -195,3 +196,13 @@ def test_a_sure_digit_of_full_height_next_to_the_reading_flags_it():
     assert not missed_digit_beside(far, chosen, {(0, 1): (sure, 0.05)})
     low = Field(atoms=[Atom(1, 0, 20, 40, 50, 100), *atoms[1:]], height=40.0)
     assert not missed_digit_beside(low, chosen, {(0, 1): (sure, 0.05)})
+
+
+def test_fields_side_by_side_in_one_row_are_flagged_as_maybe_one_number():
+    left = FieldReading("24", [1.0, 1.0], (100, 50, 60, 40))
+    near = FieldReading("71197", [1.0] * 5, (190, 55, 150, 40))  # 30 px: under one height
+    far = FieldReading("5", [1.0], (500, 50, 30, 40))
+    below = FieldReading("63", [1.0, 1.0], (100, 120, 60, 40))
+    readings = flag_split_fields([left, near, far, below])
+    assert [bool(r.doubt) for r in readings] == [True, True, False, False]
+    assert left.doubt == "a field right beside it may be part of the same number"
