@@ -73,6 +73,8 @@ STRING_MARGIN = 0.5
 BESIDE_GAP, BESIDE_PROBABILITY, BESIDE_HEIGHT = 0.5, 0.9, 0.6
 #: Fields closer than this many heights side by side are flagged: maybe one number in parts.
 SPLIT_GAP = 1.0
+#: ... and so are fields beside one that was dropped although its digits were this digit-like.
+DROPPED_DIGITNESS = 0.8
 SPLIT_DOUBT = "a field right beside it may be part of the same number"
 #: The only field of an image that spans this share of its width and height is the image.
 WHOLE_IMAGE_FIELD = 0.5
@@ -351,11 +353,13 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         if result is not None:
             per_field[index][(start, end)] = result
     # (reading-order index, part of the field the string model reads, digit path's reading)
-    found, doubtful = [], []
+    found, doubtful, digit_like = [], [], {}
     for order, (fld, probs) in enumerate(zip(fields, per_field, strict=True)):
         chosen = best_reading(fld, probs)
         # How digit-like the digits read are, before any are left out as print.
         first_digitness = np.mean([probs[s][1] for s in chosen]) if chosen else 0.0
+        if first_digitness >= DROPPED_DIGITNESS:
+            digit_like[order] = fld
         if chosen and skipped_ink(fld, chosen) > MAX_SKIPPED_INK:
             chosen = surest_run(fld, chosen, probs)
         digitness = np.mean([probs[s][1] for s in chosen]) if chosen else 0.0
@@ -406,8 +410,18 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     # A field the gate doubts a little stands only when it is as tall as the handwriting; one
     # it finds surely digit by digit may be smaller (digits written small in comb cells).
     found = [(i, f, r) for i, f, r, _, share in found if f.height >= share * typical]
+
+    def beside(reported) -> list[tuple[int, int, int, int]]:
+        """Boxes of the digit-like fields not reported."""
+        kept = {order for order, *_ in reported}
+        return [
+            _field_box(fld.atoms, fld, page, image.shape)
+            for order, fld in digit_like.items()
+            if order not in kept
+        ]
+
     if readers.reader == "digits":
-        return flag_split_fields([r for *_, r in found])
+        return flag_split_fields([r for *_, r in found], beside(found))
     # Fields the digit path doubts go to the string model on a page where it found nothing,
     # and elsewhere when its digits are sure but it could not cut them all.
     doubtful = [
@@ -434,20 +448,21 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         least = 1 if not found else UNCUT_DIGITS
         if string is not None and len(string.text) >= least and string.confidence >= keep_from:
             readings.append((order, replace(string, doubt="read by the string model only")))
-    return flag_split_fields([reading for _, reading in sorted(readings, key=lambda item: item[0])])
+    readings.sort(key=lambda item: item[0])
+    return flag_split_fields([reading for _, reading in readings], beside(readings))
 
 
-def flag_split_fields(readings: list[FieldReading]) -> list[FieldReading]:
+def flag_split_fields(readings: list[FieldReading], dropped=()) -> list[FieldReading]:
     """Flag fields with another field beside them in the same row, less than
     :data:`SPLIT_GAP` heights away: one number read in parts, or with a part lost, reads
-    surely in each part (a lost digit, a wall or a lost cut between them)."""
+    surely in each part (a lost digit, a wall or a lost cut between them). ``dropped``:
+    boxes of digit-like fields that were not reported, which count as neighbours too."""
     for reading in readings:
         x, y, w, h = reading.box
-        for other in readings:
-            ox, oy, ow, oh = other.box
+        for ox, oy, ow, oh in [r.box for r in readings if r is not reading] + list(dropped):
             same_row = min(y + h, oy + oh) - max(y, oy) >= 0.5 * min(h, oh)
             gap = max(ox - (x + w), x - (ox + ow))
-            if other is not reading and same_row and gap < SPLIT_GAP * max(h, oh):
+            if same_row and gap < SPLIT_GAP * max(h, oh):
                 reading.doubt = reading.doubt or SPLIT_DOUBT
     return readings
 

@@ -206,3 +206,7 @@ def test_fields_side_by_side_in_one_row_are_flagged_as_maybe_one_number():
     readings = flag_split_fields([left, near, far, below])
     assert [bool(r.doubt) for r in readings] == [True, True, False, False]
     assert left.doubt == "a field right beside it may be part of the same number"
+    alone = FieldReading("5", [1.0], (100, 300, 30, 40))
+    assert not flag_split_fields([alone])[0].doubt
+    beside_dropped = flag_split_fields([alone], dropped=[(140, 305, 90, 35)])
+    assert beside_dropped[0].doubt  # digit-like ink dropped right beside it
