@@ -33,7 +33,7 @@ STACK_GAP = 0.25
 BOX_REACH = 1.0
 #: Pieces of about one height on one baseline, at most this many heights apart, are letters
 #: of a printed word when there are at least this many of them in a run.
-WORD_GAP, WORD_LETTERS = 0.8, 3
+WORD_GAP, WORD_LETTERS = 0.8, 2
 #: A segment wider than this many digit heights is not one digit.
 MAX_SEGMENT_WIDTH = 1.4
 #: Components wider than this many digit heights are cut into atoms.
