@@ -130,7 +130,8 @@ def _rows(items: list[tuple[int, int, int, int]]) -> list[list[int]]:
     """Group boxes ``(x, y, w, h)`` into rows by vertical overlap, rows top to bottom.
 
     A row's band is the mean top and bottom of its members, so one tall box does not pull
-    the rows above and below into it.
+    the rows above and below into it. A box joins a row when they overlap by 0.4 of the
+    taller of the two: a digit whose top reaches into a line of small print does not join it.
     """
     order = sorted(range(len(items)), key=lambda i: items[i][1] + items[i][3] / 2)
     rows: list[list[int]] = []
@@ -140,7 +141,7 @@ def _rows(items: list[tuple[int, int, int, int]]) -> list[list[int]]:
         for row, band in zip(rows, bands, strict=True):
             top, bottom = band[0] / len(row), band[1] / len(row)
             overlap = min(bottom, y + h) - max(top, y)
-            if overlap > 0.4 * min(h, bottom - top):
+            if overlap > 0.4 * max(h, bottom - top):
                 row.append(i)
                 band[0] += y
                 band[1] += y + h

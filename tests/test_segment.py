@@ -115,3 +115,13 @@ def test_a_boxs_side_parts_a_label_from_the_digits_in_the_box_but_not_comb_cells
     lines[45:47, 0:60] = 255  # the label is boxed too: a table row, no side to part them
     lines[104:106, 0:60] = 255
     assert [sorted(f) for f in group_fields(boxes, [1, 2, 3], lines)] == [[1, 2, 3]]
+
+
+def test_digits_whose_tops_reach_into_a_line_of_print_stay_one_row():
+    # Print to the left whose band ends 7 px below the first digit's top; the second digit
+    # sits lower and does not reach it.
+    letters = [(x, 985, 10, 14) for x in range(0, 280, 14)]
+    digits = [(300, 992, 26, 42), (334, 1000, 20, 36), (360, 999, 24, 39)]
+    boxes = boxes_of(*letters, *digits)
+    fields = group_fields(boxes, list(range(1, 24)))
+    assert [21, 22, 23] in [sorted(f) for f in fields]
