@@ -58,8 +58,10 @@ MAX_SKIPPED_INK = 0.2
 STRING_ONLY_CONFIDENCE = 0.9
 #: ... and, beside fields the digit path read, when it holds at least this many digits.
 UNCUT_DIGITS = 3
-#: ... or this surely when that field is the only one on the page.
+#: ... or this surely when that field is the only one on the page, or when the gate found
+#: the digits the digit path could not cut this digit-like.
 SOLE_FIELD_CONFIDENCE = 0.5
+UNCUT_DIGITNESS = 0.85
 #: When the readers find different numbers of digits, a string reading this sure wins.
 RECOUNT_CONFIDENCE = 0.5
 #: When they find as many, the string model wins unless the digit path is this much surer of
@@ -425,11 +427,11 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     # Fields the digit path doubts go to the string model on a page where it found nothing,
     # and elsewhere when its digits are sure but it could not cut them all.
     doubtful = [
-        (i, f)
+        (i, f, digitness)
         for i, f, digitness in doubtful
         if f.height >= tall_enough and (not found or digitness >= MIN_FIELD_DIGITNESS)
     ]
-    fields = [f for _, f, _ in found] + [f for _, f in doubtful]
+    fields = [f for _, f, _ in found] + [f for _, f, _ in doubtful]
     strings = _read_strings(readers.strings, page, labels_img, fields, image.shape)
     readings = []
     for (order, _, digits), string in zip(found, strings[: len(found)], strict=True):
@@ -443,9 +445,10 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     # string model reads surely are kept, flagged. Not on forms: there they are print. An
     # image holding one field only (a strip, a captcha, a cell) is there to be read.
     sole = len(doubtful) == 1 and not found
-    keep_from = SOLE_FIELD_CONFIDENCE if sole else STRING_ONLY_CONFIDENCE
-    for (order, _), string in zip(doubtful, strings[len(found) :], strict=True):
+    for (order, _, digitness), string in zip(doubtful, strings[len(found) :], strict=True):
         least = 1 if not found else UNCUT_DIGITS
+        uncut = digitness >= UNCUT_DIGITNESS
+        keep_from = SOLE_FIELD_CONFIDENCE if sole or uncut else STRING_ONLY_CONFIDENCE
         if string is not None and len(string.text) >= least and string.confidence >= keep_from:
             readings.append((order, replace(string, doubt="read by the string model only")))
     readings.sort(key=lambda item: item[0])
