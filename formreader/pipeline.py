@@ -64,6 +64,9 @@ SOLE_FIELD_CONFIDENCE = 0.5
 UNCUT_DIGITNESS = 0.85
 #: When the readers find different numbers of digits, a string reading this sure wins.
 RECOUNT_CONFIDENCE = 0.5
+#: ... but this sure when it finds this many digits more: a string model reading rules and
+#: stroke ends as extra 1s, not cuts that missed two digits.
+RECOUNT_MANY, RECOUNT_MANY_CONFIDENCE = 2, 0.95
 #: When they find as many, the string model wins unless the digit path is this much surer of
 #: the digits where they differ (on the scan bench the string model is right more often).
 STRING_EDGE = 0.1
@@ -269,7 +272,8 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
     the reading with the higher lowest-digit confidence wins -- over the digits where the two
     differ when they found as many digits (the string model's unless the digit path is
     :data:`STRING_EDGE` surer), the string model's when they found different numbers and it
-    is fairly sure -- and ``doubt`` names both.
+    is fairly sure (very sure when it adds :data:`RECOUNT_MANY` digits or more among sure
+    ones) -- and ``doubt`` names both.
     """
     if digits.text == string.text:
         confidences = [
@@ -288,7 +292,12 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
     else:
         # Digits found in different numbers mean the cuts failed, which the digit path's own
         # confidences do not show: then a fairly sure string reading wins.
-        recount = string.confidence >= RECOUNT_CONFIDENCE
+        many = (
+            len(string.text) - len(digits.text) >= RECOUNT_MANY
+            and digits.text not in string.text
+            and digits.confidence >= RECOUNT_MANY_CONFIDENCE
+        )
+        recount = string.confidence >= (RECOUNT_MANY_CONFIDENCE if many else RECOUNT_CONFIDENCE)
         winner = string if recount or string.confidence > digits.confidence else digits
     doubt = (
         f"readers disagree: digits {digits.text or '-'} ({digits.confidence:.2f}),"
