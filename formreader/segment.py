@@ -24,6 +24,8 @@ MIN_RELATIVE_HEIGHT = 0.45
 MAX_RELATIVE_HEIGHT = 4.0
 #: A gap wider than this many digit heights starts a new field.
 FIELD_GAP = 1.3
+#: ... or this many when one ruled line runs under both sides and across the gap.
+UNDERLINED_GAP = 3.0
 #: Handwriting beside a label is at least this many times as tall as the label's letters.
 RUN_OVER_LABEL = 1.6
 #: Pieces less than this many (larger) heights apart vertically are one broken digit.
@@ -244,6 +246,29 @@ def _box_side_between(lines, a, b) -> bool:
     return {_ruling(lines, a, height), _ruling(lines, b, height)} == {0, 2}
 
 
+def _underlined_gap(lines, a, b) -> bool:
+    """Whether one ruled line runs under boxes ``a`` and ``b`` (``a`` left of ``b``) and across
+    the gap between them, with no upright rule in the gap: digits on one writing line or comb
+    with an empty cell or a wide space among them."""
+    if lines is None:
+        return False
+    (xa, ya, wa, ha), (xb, yb, _, hb) = a, b
+    x0, x1 = xa + wa, xb
+    height = max(ha, hb)
+    bottom = max(ya + ha, yb + hb)
+    if x1 <= x0:
+        return False
+    top = max(ya, yb)
+    shared = lines[top : min(ya + ha, yb + hb), x0:x1] > 0
+    if shared.size and (shared.mean(axis=0) >= 0.9).any():
+        return False  # a box side: separate boxes
+    band = lines[max(0, bottom - height // 4) : bottom + round(BOX_REACH * height), x0:x1]
+    if not band.size:
+        return False
+    band = cv2.dilate(band, np.ones((5, 1), np.uint8)) > 0
+    return bool((band.mean(axis=1) >= 0.9).any())
+
+
 def _stacked_groups(items: list[tuple[int, int, int, int]], lines=None) -> list[list[int]]:
     """Join pieces stacked above one another (a 5's cap, a broken 4) with their digit; not
     the letters of a printed word written just above or below a digit, nor pieces a ruled
@@ -290,9 +315,11 @@ def group_fields(boxes: np.ndarray, labels: list[int], lines=None) -> list[list[
         for previous, i in itertools.pairwise(row):
             x, _, w, h = items[i]
             # The gap is judged against the taller neighbour: wide for big handwriting,
-            # narrow between small printed words. A box's side parts what is in it from
-            # what is not (a label right before it).
-            if x - right > FIELD_GAP * max(h, right_height) or _box_side_between(
+            # narrow between small printed words; wider along one writing line or comb (an
+            # empty cell). A box's side parts what is in it from what is not (a label).
+            gap = (x - right) / max(h, right_height)
+            underlined = gap <= UNDERLINED_GAP and _underlined_gap(lines, items[previous], items[i])
+            if (gap > FIELD_GAP and not underlined) or _box_side_between(
                 lines, items[previous], items[i]
             ):
                 fields.append(current)

@@ -117,6 +117,22 @@ def test_a_boxs_side_parts_a_label_from_the_digits_in_the_box_but_not_comb_cells
     assert [sorted(f) for f in group_fields(boxes, [1, 2, 3], lines)] == [[1, 2, 3]]
 
 
+def test_digits_on_one_writing_line_stay_one_field_across_a_wide_space_but_not_a_wall():
+    digits = [(20, 50, 30, 40), (60, 50, 30, 40), (170, 50, 30, 40)]  # 80 px = 2 heights apart
+    boxes = boxes_of(*digits)
+    lines = np.zeros((140, 240), np.uint8)
+    assert sorted(sorted(f) for f in group_fields(boxes, [1, 2, 3], lines)) == [[1, 2], [3]]
+    lines[94:96, 10:210] = 255  # one line under all three
+    assert [sorted(f) for f in group_fields(boxes, [1, 2, 3], lines)] == [[1, 2, 3]]
+    lines[40:96, 130:132] = 255  # a table cell's wall in the space: two cells
+    assert sorted(sorted(f) for f in group_fields(boxes, [1, 2, 3], lines)) == [[1, 2], [3]]
+    lines[40:96, 130:132] = 0
+    far = boxes_of(*digits[:2], (250, 50, 30, 40))  # 160 px = 4 heights: another field
+    lines = np.zeros((140, 300), np.uint8)
+    lines[94:96, 10:290] = 255
+    assert sorted(sorted(f) for f in group_fields(far, [1, 2, 3], lines)) == [[1, 2], [3]]
+
+
 def test_digits_whose_tops_reach_into_a_line_of_print_stay_one_row():
     # Print to the left whose band ends 7 px below the first digit's top; the second digit
     # sits lower and does not reach it.
