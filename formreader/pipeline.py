@@ -54,6 +54,8 @@ STRING_EXTRA_DIGITNESS = 0.5
 #: A field where the digit path skips more than this share of the ink between its first and
 #: last digit is print (digit-like letters picked out of words), not handwriting.
 MAX_SKIPPED_INK = 0.2
+#: ... a run of digits that ends at a gap this many field heights wide.
+RUN_BREAK = 0.8
 #: A field the digit path rejects is still reported when the string model reads it this surely.
 STRING_ONLY_CONFIDENCE = 0.9
 #: ... and, beside fields the digit path read, when it holds at least this many digits.
@@ -512,17 +514,22 @@ def surest_run(fld: segment.Field, chosen: list[tuple[int, int]], probs: dict) -
     of chosen digits with no skipped ink between them that is most digit-like in all, when
     its pieces are clearly taller than the skipped ones (print beside print is not: printed
     numbers in a line of text); else nothing."""
+    atoms = fld.atoms
     runs = [[chosen[0]]]
     for previous, segment_ in itertools.pairwise(chosen):
-        if previous[1] == segment_[0]:
+        gap = atoms[segment_[0]].x0 - max(a.x1 for a in atoms[previous[0] : previous[1]])
+        if previous[1] == segment_[0] and gap <= RUN_BREAK * fld.height:
             runs[-1].append(segment_)
         else:
             runs.append([segment_])
     run = max(runs, key=lambda run: sum(probs[s][1] for s in run))
     used = {i for start, end in run for i in range(start, end)}
-    heights = [atom.y1 - atom.y0 for atom in fld.atoms]
-    skipped = [h for i, h in enumerate(heights) if i not in used]
-    taller = np.median([heights[i] for i in used]) >= segment.RUN_OVER_LABEL * np.median(skipped)
+    digits = [
+        max(a.y1 for a in atoms[start:end]) - min(a.y0 for a in atoms[start:end])
+        for start, end in run
+    ]
+    skipped = [a.y1 - a.y0 for i, a in enumerate(atoms) if i not in used]
+    taller = np.median(digits) >= segment.RUN_OVER_LABEL * np.median(skipped)
     return run if taller else []
 
 

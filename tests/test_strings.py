@@ -174,6 +174,20 @@ def test_handwriting_beside_a_label_is_the_surest_taller_run():
     assert surest_run(flat, chosen, probs) == []
 
 
+def test_a_label_letter_a_gap_before_the_handwriting_is_not_part_of_its_run():
+    atoms = [
+        Atom(1, 0, 8, 10, 20, 40),  # label letters, 10 px tall: the last read as a 1
+        Atom(2, 10, 18, 10, 20, 40),
+        Atom(3, 20, 28, 10, 20, 40),
+        Atom(4, 60, 80, 0, 30, 200),  # handwriting 32 px (over one field height) further on
+        Atom(5, 82, 102, 0, 13, 90),  # a digit broken in two: its pieces are short, it is not
+        Atom(6, 82, 102, 17, 30, 90),
+    ]
+    fld = Field(atoms=atoms, height=30.0)
+    probs = {(2, 3): (None, 0.8), (3, 4): (None, 0.99), (4, 6): (None, 0.97)}
+    assert surest_run(fld, [(2, 3), (3, 4), (4, 6)], probs) == [(3, 4), (4, 6)]
+
+
 class _GateDoubts(DigitClassifier):
     """The bundled digit classifier with a gate that finds every crop 0.75 digit-like."""
 
