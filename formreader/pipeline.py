@@ -85,6 +85,9 @@ DROPPED_DIGITNESS = 0.8
 SPLIT_DOUBT = "a field right beside it may be part of the same number"
 #: The only field of an image that spans this share of its width and height is the image.
 WHOLE_IMAGE_FIELD = 0.5
+#: An image at most this many pixels tall and this many times as wide is one strip of digits:
+#: the string model reads it whole.
+STRIP_MAX_HEIGHT, STRIP_MIN_ASPECT = 400, 1.5
 #: Which readers read each field: the segmenting digit path, the string model, or both.
 READERS = ("digits", "string", "both")
 
@@ -435,6 +438,11 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
 
     if readers.reader == "digits":
         return flag_split_fields([r for *_, r in found], beside(found))
+    if is_strip(image.shape):
+        ink = [_field_box(f.atoms, f, page, image.shape) for _, f, _ in doubtful]
+        ink += [r.box for *_, r in found]
+        strip = _read_strip(readers, page, [r for *_, r in found], ink, image.shape)
+        return [strip] if strip is not None else []
     # Fields the digit path doubts go to the string model on a page where it found nothing,
     # and elsewhere when its digits are sure but it could not cut them all.
     doubtful = [
@@ -464,6 +472,55 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
             readings.append((order, replace(string, doubt="read by the string model only")))
     readings.sort(key=lambda item: item[0])
     return flag_split_fields([reading for _, reading in readings], beside(readings))
+
+
+def is_strip(shape) -> bool:
+    """Whether an image of this shape is one strip of digits (a captcha, a cell, an amount)."""
+    height, width = shape[:2]
+    return height <= STRIP_MAX_HEIGHT and width >= STRIP_MIN_ASPECT * height
+
+
+def _read_strip(readers: Readers, page, found: list, ink, shape) -> FieldReading | None:
+    """A strip read whole by the string model, beside the digit path's fields joined in
+    reading order (touching digits often fall apart into several fields or into none); its
+    box holds all ``ink`` (boxes of every field found, kept or not)."""
+    try:
+        strip = normalize_strip(page.flat, ink_is_dark=True)
+    except BlankImageError:
+        return None
+    text, confidences = readers.strings.read(strip[np.newaxis])[0]
+    height, width = shape[:2]
+    box = _union(ink) if ink else (0, 0, width, height)
+    string = FieldReading(text, [round(c, 4) for c in confidences], box)
+    if not found:
+        if not text or string.confidence < SOLE_FIELD_CONFIDENCE:
+            return None
+        return replace(string, doubt="read by the string model only")
+    digits = FieldReading(
+        text="".join(r.text for r in found),
+        digit_confidences=[c for r in found for c in r.digit_confidences],
+        box=box,
+        doubt="; ".join(r.doubt for r in found if r.doubt and r.doubt != SPLIT_DOUBT),
+        pieces=[p for r in found for p in r.pieces],
+    )
+    if readers.reader == "both":
+        joined = _join(digits, string)
+        if joined.text == string.text:
+            return joined
+        # On a strip the cuts are the weak point: the digit path confirms, it does not overrule.
+        return replace(
+            joined, text=string.text, digit_confidences=string.digit_confidences, other=digits
+        )
+    return replace(string, doubt=digits.doubt, pieces=digits.pieces)
+
+
+def _union(boxes) -> tuple[int, int, int, int]:
+    """The box around ``(x, y, w, h)`` boxes."""
+    x0 = min(b[0] for b in boxes)
+    y0 = min(b[1] for b in boxes)
+    x1 = max(b[0] + b[2] for b in boxes)
+    y1 = max(b[1] + b[3] for b in boxes)
+    return x0, y0, x1 - x0, y1 - y0
 
 
 def flag_split_fields(readings: list[FieldReading], dropped=()) -> list[FieldReading]:

@@ -2,6 +2,7 @@
 fields each reader keeps."""
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -12,7 +13,9 @@ from formreader.pipeline import (
     FieldReading,
     Readers,
     _join,
+    _read_strip,
     flag_split_fields,
+    is_strip,
     missed_digit_beside,
     read_page,
     skipped_ink,
@@ -231,3 +234,41 @@ def test_fields_side_by_side_in_one_row_are_flagged_as_maybe_one_number():
     assert not flag_split_fields([alone])[0].doubt
     beside_dropped = flag_split_fields([alone], dropped=[(140, 305, 90, 35)])
     assert beside_dropped[0].doubt  # digit-like ink dropped right beside it
+
+
+def test_a_small_wide_image_is_a_strip():
+    assert is_strip((60, 200)) and is_strip((400, 600, 3))
+    assert not is_strip((60, 80))  # a single digit
+    assert not is_strip((401, 1200))  # a page
+    assert not is_strip((2000, 1400, 3))
+
+
+class _FixedStrings:
+    """A string model that reads every strip as ``text``."""
+
+    def __init__(self, text, confidences):
+        self.text, self.confidences = text, confidences
+
+    def read(self, strips):
+        assert strips.shape[0] == 1  # the whole strip, once
+        return [(self.text, self.confidences)]
+
+
+def test_a_strip_is_read_whole_and_its_string_reading_stands():
+    flat = np.full((60, 200), 255, np.uint8)
+    cv2.putText(flat, "5667", (10, 45), cv2.FONT_HERSHEY_SIMPLEX, 1.5, 0, 3)
+    page = SimpleNamespace(flat=flat)
+    string = _FixedStrings("5667", [0.99, 0.35, 0.9, 0.98])
+    readers = Readers(classifier=None, strings=string, reader="both")
+    found = [FieldReading("5", [1.0], (10, 10, 20, 40))]
+    ink = [(10, 10, 20, 40), (40, 12, 120, 38)]
+    reading = _read_strip(readers, page, found, ink, flat.shape)
+    # The digit path found one digit, surely: on a strip the string reading stands, flagged.
+    assert reading.text == "5667" and reading.box == (10, 10, 150, 40)
+    assert reading.doubt == "readers disagree: digits 5 (1.00), string 5667 (0.35)"
+    parts = [FieldReading("56", [1.0, 0.8], ink[0]), FieldReading("67", [1.0, 1.0], ink[1])]
+    agreed = _read_strip(readers, page, parts, ink, flat.shape)
+    assert agreed.text == "5667" and agreed.digit_confidences == [1.0, 0.8, 1.0, 1.0]
+    assert agreed.doubt == ""
+    alone = _read_strip(readers, page, [], [], flat.shape)
+    assert alone is None  # read 0.35 sure, by the string model alone: not reported
