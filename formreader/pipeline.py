@@ -493,9 +493,8 @@ def _read_strip(readers: Readers, page, found: list, ink, shape) -> FieldReading
     box = _union(ink) if ink else (0, 0, width, height)
     string = FieldReading(text, [round(c, 4) for c in confidences], box)
     if not found:
-        if not text or string.confidence < SOLE_FIELD_CONFIDENCE:
-            return None
-        return replace(string, doubt="read by the string model only")
+        # A strip is there to be read: however unsure, its reading is reported, flagged.
+        return replace(string, doubt="read by the string model only") if text else None
     digits = FieldReading(
         text="".join(r.text for r in found),
         digit_confidences=[c for r in found for c in r.digit_confidences],

@@ -271,4 +271,5 @@ def test_a_strip_is_read_whole_and_its_string_reading_stands():
     assert agreed.text == "5667" and agreed.digit_confidences == [1.0, 0.8, 1.0, 1.0]
     assert agreed.doubt == ""
     alone = _read_strip(readers, page, [], [], flat.shape)
-    assert alone is None  # read 0.35 sure, by the string model alone: not reported
+    assert alone.text == "5667" and alone.box == (0, 0, 200, 60)  # however unsure: flagged
+    assert alone.doubt == "read by the string model only"
