@@ -80,14 +80,14 @@ def _divide(gray: np.ndarray, paper: np.ndarray) -> np.ndarray:
     return np.minimum(flat, 255, out=flat).astype(np.uint8)
 
 
-def flatten_illumination(gray: np.ndarray) -> np.ndarray:
+def flatten_illumination(gray: np.ndarray, light_ink: bool = True) -> np.ndarray:
     """Divide by the estimated paper brightness so paper is ~255 everywhere, ink keeps contrast.
 
     Light ink on a dark background is inverted first, so the result is always dark ink on light.
-    Light ink is considered when the bright pixels of a thumbnail are a minority and do not
-    survive an erosion wider than a stroke (a photographed page on a dark table keeps its broad
-    bright paper); it is chosen when it leaves less ink, since the wrong polarity turns the
-    background into ink.
+    Light ink is considered (unless ``light_ink`` is false: a sheet of paper was found) when the
+    bright pixels of a thumbnail are a minority and do not survive an erosion wider than a
+    stroke (a photographed page on a dark table keeps its broad bright paper); it is chosen
+    when it leaves less ink, since the wrong polarity turns the background into ink.
     """
     height, width = gray.shape
     scale = min(1.0, BACKGROUND_THUMBNAIL / max(height, width))
@@ -97,7 +97,7 @@ def flatten_illumination(gray: np.ndarray) -> np.ndarray:
     kernel = np.ones((PAPER_EROSION, PAPER_EROSION), np.uint8)
     share = np.count_nonzero(bright) / bright.size
     survives = np.count_nonzero(cv2.erode(bright, kernel)) / max(1, np.count_nonzero(bright))
-    if share < MAX_INK_SHARE and survives < MIN_PAPER_SURVIVAL:
+    if light_ink and share < MAX_INK_SHARE and survives < MIN_PAPER_SURVIVAL:
         inverted = 255 - small
         ink_dark = np.count_nonzero(binarize(_divide(small, _paper(small))))
         ink_light = np.count_nonzero(binarize(_divide(inverted, _paper(inverted))))
@@ -328,10 +328,11 @@ def clean_page(image: np.ndarray) -> CleanPage:
     quadrilateral, the table around it is blanked); then the page is deskewed.
     """
     gray = to_gray(image)
-    flat = flatten_illumination(gray)
+    paper = find_paper(gray)
+    # A sheet brighter than the table around it bears dark ink (its grain does not say light).
+    flat = flatten_illumination(gray, light_ink=paper is None)
     to_original = np.eye(3)
     outline = None
-    paper = find_paper(gray)
     corners = paper_corners(paper) if paper is not None else None
     if corners is not None:
         homography, size = rectify(corners)

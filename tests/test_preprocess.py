@@ -3,7 +3,14 @@
 import cv2
 import numpy as np
 
-from formreader.preprocess import clean_page, find_boxes, find_lines, find_paper, remove_lines
+from formreader.preprocess import (
+    clean_page,
+    find_boxes,
+    find_lines,
+    find_paper,
+    flatten_illumination,
+    remove_lines,
+)
 
 
 def photographed_sheet(rng):
@@ -101,3 +108,15 @@ def test_find_lines_takes_faint_broken_grid_lines_but_not_a_one():
     assert not across[200:260, 100:104].any() and not upright[200:260, 100:104].any()
     strokes = remove_lines(binary, across, upright)
     assert strokes[200:260, 100:104].all()
+
+
+def test_light_ink_is_inverted_unless_a_sheet_of_paper_was_found():
+    chalk = np.full((300, 400), 50, np.uint8)  # light writing on a dark board
+    for y in range(20, 300, 30):
+        cv2.putText(chalk, "12345 67890", (10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 220, 2)
+    stroke = tuple(np.argwhere(chalk > 200)[0])
+    inverted = flatten_illumination(chalk)
+    assert inverted[stroke] < 128 and inverted[5, 5] == 255  # dark ink on light
+    # A sheet brighter than its table was found: whatever its text, its ink is dark.
+    kept = flatten_illumination(chalk, light_ink=False)
+    assert kept[stroke] == 255 and kept[5, 5] < 128
