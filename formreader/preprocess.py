@@ -26,6 +26,9 @@ STRIKE_WIDTH = 5
 RULE_GAP = 4
 #: Rules and walls are at most this thick (px); thicker ink on them is a pen stroke.
 MAX_LINE_WIDTH = 6
+#: An upright meeting a rule at one end only is a comb tooth when another one as tall (within
+#: this share) stands on the same rule within this many of its heights; else it is a stroke.
+TOOTH_LIKENESS, TOOTH_REACH = 0.3, 4.0
 #: A box's sides fill this share of its width or height (a one-digit box, an open cell) ...
 BOX_SIDE_FILL = 0.85
 #: ... and it is at least this tall and wide (px).
@@ -244,7 +247,7 @@ def find_lines(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         tops = cv2.countNonZero(cv2.subtract(across, np.roll(across, 1, axis=0)))
         rule_width = cv2.countNonZero(across) / max(1, tops)
         thin = touching[stats[touching, cv2.CC_STAT_WIDTH] <= rule_width + 1.5]
-        upright[np.isin(labels, thin)] = 255
+        upright[np.isin(labels, _walls(across, stats, thin))] = 255
     # Long vertical lines (squared paper, table columns), broken or not, are walls too.
     min_length = max(3 * long_run, width // 3) // 2
     bridged = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, np.ones((RULE_GAP + 1, 1), np.uint8))
@@ -267,6 +270,39 @@ def find_lines(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         across = cv2.bitwise_or(across, cv2.bitwise_and(strikes, binary))
     box_across, box_upright = find_boxes(binary, long_run)
     return cv2.bitwise_or(across, box_across), cv2.bitwise_or(upright, box_upright)
+
+
+def _walls(across: np.ndarray, stats: np.ndarray, uprights: np.ndarray) -> list[int]:
+    """The uprights (component labels, ``stats`` as OpenCV gives) that are walls: those
+    that meet a rule at both ends (a box's side), and those meeting one at one end only that
+    stand among others of their height on the same rule (comb teeth). A lone upright standing
+    on a rule, or one taller than the teeth beside it, is a pen stroke (a 1)."""
+    height = across.shape[0]
+
+    def meets(y: int, x: int, w: int) -> bool:
+        return bool(across[max(0, y - 3) : min(height, y + 4), x : x + w].any())
+
+    ends = {}
+    walls = []
+    for label in uprights:
+        x, y, w, h = (int(v) for v in stats[label, :4])
+        top, bottom = meets(y, x, w), meets(y + h - 1, x, w)
+        if top and bottom:
+            walls.append(int(label))
+        else:
+            ends[int(label)] = (x, y if top else y + h, h)
+    for label, (x, y, h) in ends.items():
+        siblings = [
+            other
+            for other, (ox, oy, oh) in ends.items()
+            if other != label
+            and abs(oy - y) <= 3
+            and abs(ox - x) <= TOOTH_REACH * h
+            and abs(oh - h) <= TOOTH_LIKENESS * max(oh, h)
+        ]
+        if siblings:
+            walls.append(label)
+    return walls
 
 
 def _edge_lines(fill: np.ndarray) -> np.ndarray:

@@ -120,3 +120,21 @@ def test_light_ink_is_inverted_unless_a_sheet_of_paper_was_found():
     # A sheet brighter than its table was found: whatever its text, its ink is dark.
     kept = flatten_illumination(chalk, light_ink=False)
     assert kept[stroke] == 255 and kept[5, 5] < 128
+
+
+def test_comb_teeth_and_box_sides_are_walls_but_a_one_standing_on_a_rule_is_not():
+    binary = np.zeros((300, 800), np.uint8)
+    binary[100:102, 20:380] = 255  # an open comb: a base line ...
+    for x in range(20, 381, 60):
+        binary[80:101, x : x + 2] = 255  # ... with teeth 20 px tall
+    binary[40:101, 230:232] = 255  # a 1 in a cell, 60 px tall, as thin as the teeth
+    binary[250:252, 420:780] = 255  # an underline ...
+    binary[190:251, 600:602] = 255  # ... with a lone 1 standing on it
+    binary[150:152, 420:780] = 255  # a box's top over the underline ...
+    binary[150:252, 420:422] = 255  # ... and its left side (meets a rule at both ends)
+    across, upright = find_lines(binary)
+    strokes = remove_lines(binary, across, upright)
+    assert not strokes[82:98, 80:82].any() and not strokes[82:98, 260:262].any()  # teeth
+    assert not strokes[155:248, 420:422].any()  # the box's side
+    assert strokes[45:98, 230:232].all()  # the 1 among the teeth
+    assert strokes[195:248, 600:602].all()  # the 1 on the underline
