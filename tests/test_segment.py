@@ -64,6 +64,19 @@ def test_field_crop_keeps_the_page_around_a_field_and_blanks_other_components():
     assert crop[0, 0] == 200
 
 
+def test_field_crop_keeps_ink_between_the_fields_atoms_that_is_not_theirs():
+    flat = np.full((6, 12), 200, np.uint8)
+    flat[2, 1:3] = flat[2, 8:10] = 10  # the field's two digits ...
+    flat[2, 5] = 30  # ... a piece between them the digit path dropped ...
+    flat[0, 5] = 40  # ... and print above them
+    labels_img = np.zeros((6, 12), np.int32)
+    labels_img[2, 1:3], labels_img[2, 8:10], labels_img[2, 5], labels_img[0, 5] = 1, 2, 3, 4
+    atoms = [Atom(1, 1, 3, 2, 3, 2), Atom(2, 8, 10, 2, 3, 2)]
+    crop = field_crop(flat, labels_img, atoms, margin=2)
+    assert crop[2, 5] == 30  # inside the span: the string model still reads it
+    assert crop[0, 5] == 255  # above the digits: blanked
+
+
 def boxes_of(*rows):
     """A component table: the background row, then ``(x, y, w, h)`` per label."""
     return np.array([(0, 0, 0, 0, 0), *[(*row, row[2] * row[3]) for row in rows]], np.int64)
