@@ -51,6 +51,9 @@ SKIP_COST = 6.0
 #: Ink outside the digits the digit path chose joins the string model's crop above this gate
 #: probability.
 STRING_EXTRA_DIGITNESS = 0.5
+#: ... and so does ink this close to them (field heights) and this tall, whatever the gate
+#: says: a first or last digit the gate doubted is then not lost by both readers alike.
+STRING_BESIDE_GAP, STRING_BESIDE_HEIGHT = 0.6, 0.7
 #: A field where the digit path skips more than this share of the ink between its first and
 #: last digit is print (digit-like letters picked out of words), not handwriting.
 MAX_SKIPPED_INK = 0.2
@@ -591,8 +594,9 @@ def surest_run(fld: segment.Field, chosen: list[tuple[int, int]], probs: dict) -
 
 def _string_field(fld: segment.Field, probs: dict, chosen_atoms: list) -> segment.Field:
     """The part of a field the string model reads: the span of the digits the digit path
-    chose, plus ink beyond it that the gate alone finds digit-like (a digit the cuts missed).
-    Print and rule fragments the digit path skipped beside the digits stay out."""
+    chose, plus ink beyond it that the gate alone finds digit-like (a digit the cuts missed)
+    or that stands digit-tall right beside it. Small print and rule fragments the digit path
+    skipped beside the digits stay out."""
     x0 = min(a.x0 for a in chosen_atoms)
     x1 = max(a.x1 for a in chosen_atoms)
     keep = [
@@ -601,7 +605,15 @@ def _string_field(fld: segment.Field, probs: dict, chosen_atoms: list) -> segmen
         if (atom.x1 > x0 and atom.x0 < x1)
         or probs.get((i, i + 1), (None, 0.0))[1] >= STRING_EXTRA_DIGITNESS
     ]
-    return segment.Field(atoms=keep, height=fld.height)
+    reach, tall = STRING_BESIDE_GAP * fld.height, STRING_BESIDE_HEIGHT * fld.height
+    beside = [
+        atom
+        for atom in fld.atoms
+        if atom.y1 - atom.y0 >= tall
+        and (0 <= x0 - atom.x1 <= reach or 0 <= atom.x0 - x1 <= reach)
+        and atom not in keep
+    ]
+    return segment.Field(atoms=keep + beside, height=fld.height)
 
 
 def _read_strings(strings, page, labels_img, fields, shape) -> list[FieldReading | None]:

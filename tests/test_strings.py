@@ -14,6 +14,7 @@ from formreader.pipeline import (
     Readers,
     _join,
     _read_strip,
+    _string_field,
     flag_split_fields,
     is_strip,
     missed_digit_beside,
@@ -273,3 +274,17 @@ def test_a_strip_is_read_whole_and_its_string_reading_stands():
     alone = _read_strip(readers, page, [], [], flat.shape)
     assert alone.text == "5667" and alone.box == (0, 0, 200, 60)  # however unsure: flagged
     assert alone.doubt == "read by the string model only"
+
+
+def test_the_string_model_reads_digit_tall_ink_right_beside_the_chosen_digits():
+    atoms = [
+        Atom(1, 0, 20, 0, 30, 300),  # far left, tall: another number
+        Atom(2, 50, 70, 2, 30, 300),  # just left, tall: a first digit the gate doubted
+        Atom(3, 80, 100, 0, 30, 300),  # the chosen digits
+        Atom(4, 104, 124, 0, 30, 300),
+        Atom(5, 130, 140, 20, 28, 40),  # just right, small: print or a speck
+    ]
+    fld = Field(atoms=atoms, height=30.0)
+    probs = {(i, i + 1): (None, 0.1) for i in range(5)}
+    kept = _string_field(fld, probs, atoms[2:4])
+    assert sorted(a.component for a in kept.atoms) == [2, 3, 4]
