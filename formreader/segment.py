@@ -477,15 +477,17 @@ def field_crop(flat: np.ndarray, labels_img: np.ndarray, atoms: list[Atom], marg
     x1 = min(width, max(a.x1 for a in atoms) + margin)
     y1 = min(height, max(a.y1 for a in atoms) + margin)
     region = labels_img[y0:y1, x0:x1]
-    own = [a.component for a in atoms]
     # Ink centred inside the atoms' span stays: a digit the digit path dropped is still read.
-    sx0, sx1 = min(a.x0 for a in atoms) - x0, max(a.x1 for a in atoms) - x0
-    sy0, sy1 = min(a.y0 for a in atoms) - y0, max(a.y1 for a in atoms) - y0
-    for label in np.unique(region):
-        if label == 0 or label in own:
-            continue
-        ys, xs = np.nonzero(region == label)
-        if sx0 <= xs.mean() <= sx1 and sy0 <= ys.mean() <= sy1:
-            own.append(label)
-    foreign = (region > 0) & ~np.isin(region, own)
+    labels, index, counts = np.unique(region, return_inverse=True, return_counts=True)
+    ys, xs = np.indices(region.shape)
+    cx = np.bincount(index.ravel(), xs.ravel()) / counts
+    cy = np.bincount(index.ravel(), ys.ravel()) / counts
+    inside = (
+        (cx >= min(a.x0 for a in atoms) - x0)
+        & (cx <= max(a.x1 for a in atoms) - x0)
+        & (cy >= min(a.y0 for a in atoms) - y0)
+        & (cy <= max(a.y1 for a in atoms) - y0)
+    )
+    own = np.isin(labels, [a.component for a in atoms]) | inside
+    foreign = ((labels > 0) & ~own)[index.reshape(region.shape)]
     return np.where(foreign, 255, flat[y0:y1, x0:x1]).astype(np.uint8)
