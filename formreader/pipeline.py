@@ -474,7 +474,9 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         if string is not None and len(string.text) >= least and string.confidence >= keep_from:
             readings.append((order, replace(string, doubt="read by the string model only")))
     readings.sort(key=lambda item: item[0])
-    return flag_split_fields([reading for _, reading in readings], beside(readings))
+    boxes = {order: fld.box for order, fld, _ in found} | {o: f.box for o, f, _ in doubtful}
+    joined = join_split_fields([(r, boxes[order]) for order, r in readings], page.lines)
+    return flag_split_fields(joined, beside(readings))
 
 
 def is_strip(shape) -> bool:
@@ -523,6 +525,56 @@ def _union(boxes) -> tuple[int, int, int, int]:
     x1 = max(b[0] + b[2] for b in boxes)
     y1 = max(b[1] + b[3] for b in boxes)
     return x0, y0, x1 - x0, y1 - y0
+
+
+def join_split_fields(items: list, lines=None) -> list[FieldReading]:
+    """Join fields side by side in one row, less than :data:`SPLIT_GAP` heights apart and with
+    no cell wall between them, into one field read left to right and flagged: one number read
+    in parts. ``items``: ``(reading, box on the cleaned page)`` pairs in reading order;
+    ``lines``: the page's mask of rules (a wall between two fields keeps them apart)."""
+    items = list(items)
+    pair = _split_pair(items, lines)
+    while pair is not None:
+        (left, (x, y, w, h)), (right, (ox, oy, ow, oh)) = items[pair[0]], items[pair[1]]
+        merged = FieldReading(
+            left.text + right.text,
+            left.digit_confidences + right.digit_confidences,
+            _union([left.box, right.box]),
+            SPLIT_DOUBT,
+            left.pieces + right.pieces,
+        )
+        items[pair[0]] = (merged, _union([(x, y, w, h), (ox, oy, ow, oh)]))
+        del items[pair[1]]
+        pair = _split_pair(items, lines)
+    return [reading for reading, _ in items]
+
+
+def _split_pair(items: list, lines) -> tuple[int, int] | None:
+    """Indices of the first two fields (left, right) that :func:`join_split_fields` joins."""
+    for i, (_, a) in enumerate(items):
+        for j, (_, b) in enumerate(items):
+            (x, y, w, h), (ox, oy, _, oh) = a, b
+            shared = min(y + h, oy + oh) - max(y, oy)
+            gap = ox - (x + w)
+            if i == j or shared < 0.5 * min(h, oh):
+                continue
+            if -0.2 * max(h, oh) <= gap < SPLIT_GAP * max(h, oh):
+                wall = gap > 0 and _wall_in(lines, (x + w, max(y, oy), gap, shared))
+                # Comb cells have walls between all their digits; table cells do not.
+                if not wall or _wall_in(lines, a, inner=True) or _wall_in(lines, b, inner=True):
+                    return i, j
+    return None
+
+
+def _wall_in(lines, box, inner: bool = False) -> bool:
+    """Whether an upright rule crosses ``box`` (on the cleaned page) from top to bottom;
+    ``inner``: not at its left or right edge."""
+    if lines is None:
+        return False
+    x, y, w, h = box
+    margin = max(2, w // 8) if inner else 0
+    band = lines[y : y + h, x + margin : x + w - margin] > 0
+    return bool(band.size) and bool((band.mean(axis=0) >= 0.9).any())
 
 
 def flag_split_fields(readings: list[FieldReading], dropped=()) -> list[FieldReading]:

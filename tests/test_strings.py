@@ -10,6 +10,7 @@ from conftest import ink_on_paper
 
 from formreader.classify import BLANK, DigitClassifier, StringReader, ctc_decode
 from formreader.pipeline import (
+    SPLIT_DOUBT,
     FieldReading,
     Readers,
     _join,
@@ -17,6 +18,7 @@ from formreader.pipeline import (
     _string_field,
     flag_split_fields,
     is_strip,
+    join_split_fields,
     missed_digit_beside,
     read_page,
     skipped_ink,
@@ -288,3 +290,21 @@ def test_the_string_model_reads_digit_tall_ink_right_beside_the_chosen_digits():
     probs = {(i, i + 1): (None, 0.1) for i in range(5)}
     kept = _string_field(fld, probs, atoms[2:4])
     assert sorted(a.component for a in kept.atoms) == [2, 3, 4]
+
+
+def test_parts_of_one_number_in_a_row_are_joined_but_not_across_a_table_wall():
+    left = FieldReading("91", [1.0, 0.9], (100, 50, 60, 40))
+    right = FieldReading("65047", [1.0] * 5, (180, 52, 150, 40))  # 20 px (half a height) on
+    far = FieldReading("3", [1.0], (400, 50, 30, 40))  # 70 px on: another field
+    boxes = [(10, 10, 60, 40), (90, 12, 150, 40), (310, 10, 30, 40)]  # on the cleaned page
+    joined = join_split_fields(zip([left, right, far], boxes, strict=True))
+    assert [r.text for r in joined] == ["9165047", "3"]
+    assert joined[0].box == (100, 50, 230, 42) and joined[0].doubt == SPLIT_DOUBT
+    assert joined[0].digit_confidences == [1.0, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0]
+    lines = np.zeros((100, 400), np.uint8)
+    lines[5:60, 80:82] = 255  # a table's wall between the two parts
+    parted = join_split_fields(zip([left, right, far], boxes, strict=True), lines)
+    assert [r.text for r in parted] == ["91", "65047", "3"]
+    lines[5:60, 150:152] = 255  # walls between the digits too: comb cells, one number
+    comb = join_split_fields(zip([left, right, far], boxes, strict=True), lines)
+    assert [r.text for r in comb] == ["9165047", "3"]
