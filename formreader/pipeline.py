@@ -500,13 +500,7 @@ def _read_strip(readers: Readers, page, found: list, ink, shape) -> FieldReading
     if not found:
         # A strip is there to be read: however unsure, its reading is reported, flagged.
         return replace(string, doubt="read by the string model only") if text else None
-    digits = FieldReading(
-        text="".join(r.text for r in found),
-        digit_confidences=[c for r in found for c in r.digit_confidences],
-        box=box,
-        doubt="; ".join(r.doubt for r in found if r.doubt and r.doubt != SPLIT_DOUBT),
-        pieces=[p for r in found for p in r.pieces],
-    )
+    digits = _concatenate(found, box)
     if readers.reader == "both":
         joined = _join(digits, string)
         if joined.text == string.text:
@@ -516,6 +510,18 @@ def _read_strip(readers: Readers, page, found: list, ink, shape) -> FieldReading
             joined, text=string.text, digit_confidences=string.digit_confidences, other=digits
         )
     return replace(string, doubt=digits.doubt, pieces=digits.pieces)
+
+
+def _concatenate(readings: list[FieldReading], box) -> FieldReading:
+    """Readings joined left to right into one field with ``box``; their doubts kept, but not
+    that they may be parts of one number: they now are."""
+    return FieldReading(
+        text="".join(r.text for r in readings),
+        digit_confidences=[c for r in readings for c in r.digit_confidences],
+        box=box,
+        doubt="; ".join(r.doubt for r in readings if r.doubt and r.doubt != SPLIT_DOUBT),
+        pieces=[p for r in readings for p in r.pieces],
+    )
 
 
 def _union(boxes) -> tuple[int, int, int, int]:
@@ -535,15 +541,9 @@ def join_split_fields(items: list, lines=None) -> list[FieldReading]:
     items = list(items)
     pair = _split_pair(items, lines)
     while pair is not None:
-        (left, (x, y, w, h)), (right, (ox, oy, ow, oh)) = items[pair[0]], items[pair[1]]
-        merged = FieldReading(
-            left.text + right.text,
-            left.digit_confidences + right.digit_confidences,
-            _union([left.box, right.box]),
-            SPLIT_DOUBT,
-            left.pieces + right.pieces,
-        )
-        items[pair[0]] = (merged, _union([(x, y, w, h), (ox, oy, ow, oh)]))
+        (left, on_page), (right, right_on_page) = items[pair[0]], items[pair[1]]
+        merged = _concatenate([left, right], _union([left.box, right.box]))
+        items[pair[0]] = (replace(merged, doubt=SPLIT_DOUBT), _union([on_page, right_on_page]))
         del items[pair[1]]
         pair = _split_pair(items, lines)
     return [reading for reading, _ in items]
@@ -702,14 +702,7 @@ def read_image(image: np.ndarray, readers: Readers) -> FieldReading:
         raise BlankImageError("no handwritten digits found")
     if len(readings) == 1:
         return readings[0]
-    xs = [r.box[0] for r in readings] + [r.box[0] + r.box[2] for r in readings]
-    ys = [r.box[1] for r in readings] + [r.box[1] + r.box[3] for r in readings]
-    return FieldReading(
-        text="".join(r.text for r in readings),
-        digit_confidences=[c for r in readings for c in r.digit_confidences],
-        box=(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)),
-        doubt="; ".join(r.doubt for r in readings if r.doubt and r.doubt != SPLIT_DOUBT),
-    )
+    return _concatenate(readings, _union([r.box for r in readings]))
 
 
 def _page_id(name: str, page: int) -> str:
