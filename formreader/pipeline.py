@@ -86,6 +86,7 @@ SPLIT_GAP = 1.0
 #: ... and so are fields beside one that was dropped although its digits were this digit-like.
 DROPPED_DIGITNESS = 0.8
 SPLIT_DOUBT = "a field right beside it may be part of the same number"
+JOINED_DOUBT = "joined from two fields side by side: check it is one number"
 #: The only field of an image that spans this share of its width and height is the image.
 WHOLE_IMAGE_FIELD = 0.5
 #: An image at most this many pixels tall and this many times as wide is one strip of digits:
@@ -514,12 +515,14 @@ def _read_strip(readers: Readers, page, found: list, ink, shape) -> FieldReading
 
 def _concatenate(readings: list[FieldReading], box) -> FieldReading:
     """Readings joined left to right into one field with ``box``; their doubts kept, but not
-    that they may be parts of one number: they now are."""
+    that they may be, or were joined as, parts of one number: they now are."""
+    parts = (d for r in readings for d in r.doubt.split("; "))
+    doubts = dict.fromkeys(d for d in parts if d not in ("", SPLIT_DOUBT, JOINED_DOUBT))
     return FieldReading(
         text="".join(r.text for r in readings),
         digit_confidences=[c for r in readings for c in r.digit_confidences],
         box=box,
-        doubt="; ".join(r.doubt for r in readings if r.doubt and r.doubt != SPLIT_DOUBT),
+        doubt="; ".join(doubts),
         pieces=[p for r in readings for p in r.pieces],
     )
 
@@ -535,15 +538,17 @@ def _union(boxes) -> tuple[int, int, int, int]:
 
 def join_split_fields(items: list, lines=None) -> list[FieldReading]:
     """Join fields side by side in one row, less than :data:`SPLIT_GAP` heights apart and with
-    no cell wall between them, into one field read left to right and flagged: one number read
-    in parts. ``items``: ``(reading, box on the cleaned page)`` pairs in reading order;
-    ``lines``: the page's mask of rules (a wall between two fields keeps them apart)."""
+    no cell wall between them, into one field read left to right and flagged
+    (:data:`JOINED_DOUBT`): one number read in parts. ``items``: ``(reading, box on the
+    cleaned page)`` pairs in reading order; ``lines``: the page's mask of rules (a wall
+    between two fields keeps them apart)."""
     items = list(items)
     pair = _split_pair(items, lines)
     while pair is not None:
         (left, on_page), (right, right_on_page) = items[pair[0]], items[pair[1]]
         merged = _concatenate([left, right], _union([left.box, right.box]))
-        items[pair[0]] = (replace(merged, doubt=SPLIT_DOUBT), _union([on_page, right_on_page]))
+        doubt = "; ".join(d for d in (merged.doubt, JOINED_DOUBT) if d)
+        items[pair[0]] = (replace(merged, doubt=doubt), _union([on_page, right_on_page]))
         del items[pair[1]]
         pair = _split_pair(items, lines)
     return [reading for reading, _ in items]

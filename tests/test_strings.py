@@ -10,7 +10,7 @@ from conftest import ink_on_paper
 
 from formreader.classify import BLANK, DigitClassifier, StringReader, ctc_decode
 from formreader.pipeline import (
-    SPLIT_DOUBT,
+    JOINED_DOUBT,
     FieldReading,
     Readers,
     _join,
@@ -299,7 +299,7 @@ def test_parts_of_one_number_in_a_row_are_joined_but_not_across_a_table_wall():
     boxes = [(10, 10, 60, 40), (90, 12, 150, 40), (310, 10, 30, 40)]  # on the cleaned page
     joined = join_split_fields(zip([left, right, far], boxes, strict=True))
     assert [r.text for r in joined] == ["9165047", "3"]
-    assert joined[0].box == (100, 50, 230, 42) and joined[0].doubt == SPLIT_DOUBT
+    assert joined[0].box == (100, 50, 230, 42) and joined[0].doubt == JOINED_DOUBT
     assert joined[0].digit_confidences == [1.0, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0]
     lines = np.zeros((100, 400), np.uint8)
     lines[5:60, 80:82] = 255  # a table's wall between the two parts
@@ -308,3 +308,6 @@ def test_parts_of_one_number_in_a_row_are_joined_but_not_across_a_table_wall():
     lines[5:60, 150:152] = 255  # walls between the digits too: comb cells, one number
     comb = join_split_fields(zip([left, right, far], boxes, strict=True), lines)
     assert [r.text for r in comb] == ["9165047", "3"]
+    unsure = replace(left, doubt="readers disagree: digits 91 (0.90), string 97 (0.60)")
+    doubts = join_split_fields(zip([unsure, right], boxes[:2], strict=True))[0].doubt
+    assert doubts == f"{unsure.doubt}; {JOINED_DOUBT}"  # both reasons to look
