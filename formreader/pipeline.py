@@ -559,27 +559,24 @@ def _split_pair(items: list, lines) -> tuple[int, int] | None:
     for i, (_, a) in enumerate(items):
         for j, (_, b) in enumerate(items):
             (x, y, w, h), (ox, oy, _, oh) = a, b
-            shared = min(y + h, oy + oh) - max(y, oy)
+            top, bottom = max(y, oy), min(y + h, oy + oh)
             gap = ox - (x + w)
-            if i == j or shared < 0.5 * min(h, oh):
+            if i == j or bottom - top < 0.5 * min(h, oh):
                 continue
             if -0.2 * max(h, oh) <= gap < SPLIT_GAP * max(h, oh):
-                wall = gap > 0 and _wall_in(lines, (x + w, max(y, oy), gap, shared))
+                wall = gap > 0 and segment.upright_rule(lines, x + w, top, ox, bottom)
                 # Comb cells have walls between all their digits; table cells do not.
-                if not wall or _wall_in(lines, a, inner=True) or _wall_in(lines, b, inner=True):
+                if not wall or _in_comb(lines, a) or _in_comb(lines, b):
                     return i, j
     return None
 
 
-def _wall_in(lines, box, inner: bool = False) -> bool:
-    """Whether an upright rule crosses ``box`` (on the cleaned page) from top to bottom;
-    ``inner``: not at its left or right edge."""
-    if lines is None:
-        return False
+def _in_comb(lines, box) -> bool:
+    """Whether an upright rule crosses a field's ``box`` (on the cleaned page) away from its
+    left and right edges: its digits are written in comb cells."""
     x, y, w, h = box
-    margin = max(2, w // 8) if inner else 0
-    band = lines[y : y + h, x + margin : x + w - margin] > 0
-    return bool(band.size) and bool((band.mean(axis=0) >= 0.9).any())
+    margin = max(2, w // 8)
+    return segment.upright_rule(lines, x + margin, y, x + w - margin, y + h)
 
 
 def flag_split_fields(readings: list[FieldReading], dropped=()) -> list[FieldReading]:

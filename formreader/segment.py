@@ -228,6 +228,15 @@ def _ruling(lines, box, height: int) -> int:
     return ruled(y - reach, y + h // 2) + ruled(y + h // 2, y + h + reach)
 
 
+def upright_rule(lines, x0: int, y0: int, x1: int, y1: int) -> bool:
+    """Whether an upright ruled line (``lines``: the page's mask of rules, or ``None``) runs
+    through rows ``y0:y1`` somewhere in columns ``x0:x1``: a box's side or a cell wall."""
+    if lines is None:
+        return False
+    band = lines[y0:y1, x0:x1] > 0
+    return bool(band.size) and bool((band.mean(axis=0) >= 0.9).any())
+
+
 def _box_side_between(lines, a, b) -> bool:
     """Whether the side of a box parts boxes ``a`` and ``b`` (``a`` left of ``b``): an
     upright ruled line runs between them, across the rows they share, and one of them is
@@ -239,8 +248,7 @@ def _box_side_between(lines, a, b) -> bool:
     y0, y1 = max(ya, yb), min(ya + ha, yb + hb)
     if x1 <= x0 or y1 <= y0:
         return False
-    band = lines[y0:y1, x0:x1] > 0
-    if not (band.mean(axis=0) >= 0.9).any():
+    if not upright_rule(lines, x0, y0, x1, y1):
         return False
     height = max(ha, hb)
     return {_ruling(lines, a, height), _ruling(lines, b, height)} == {0, 2}
@@ -258,9 +266,7 @@ def _underlined_gap(lines, a, b) -> bool:
     bottom = max(ya + ha, yb + hb)
     if x1 <= x0:
         return False
-    top = max(ya, yb)
-    shared = lines[top : min(ya + ha, yb + hb), x0:x1] > 0
-    if shared.size and (shared.mean(axis=0) >= 0.9).any():
+    if upright_rule(lines, x0, max(ya, yb), x1, min(ya + ha, yb + hb)):
         return False  # a box side: separate boxes
     band = lines[max(0, bottom - height // 4) : bottom + round(BOX_REACH * height), x0:x1]
     if not band.size:
