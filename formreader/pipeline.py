@@ -420,10 +420,11 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         return []
     # Print that passed the gate (thin letters read as 1s) is much smaller than the page's
     # handwriting: judge each field's height against the typical field, weighted by digits.
+    # Fields of 1s alone say little about it: print's I, l and 1 are read as 1s.
     if found:
-        typical_of = [item for item in found if item[3]] or found
-        heights = [item[1].height for item in typical_of]
-        typical = float(np.median(np.repeat(heights, [len(item[2].text) for item in typical_of])))
+        sure = [item for item in found if item[3]] or found
+        typical_of = [item for item in sure if item[2].text.strip("1")] or sure
+        typical = float(np.median([item[1].height for item in typical_of]))
     else:
         typical = float(np.median([f.height for _, f, _ in doubtful]))
     tall_enough = MIN_RELATIVE_FIELD_HEIGHT * typical
