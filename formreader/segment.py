@@ -20,8 +20,6 @@ MIN_AREA = 12
 FRAME_SIDE = 0.6
 #: Components less tall than this share of the page's digit height are not handwritten digits.
 MIN_RELATIVE_HEIGHT = 0.45
-#: Components taller than this many page digit heights are not digits.
-MAX_RELATIVE_HEIGHT = 4.0
 #: A gap wider than this many digit heights starts a new field.
 FIELD_GAP = 1.3
 #: ... or this many when one ruled line runs under both sides and across the gap.
@@ -80,8 +78,9 @@ def find_components(strokes: np.ndarray):
 
 
 def digit_height(boxes: np.ndarray) -> float:
-    """The page's handwritten digit height: a high quantile of the heights of digit-shaped
-    components (not specks, not long thin pieces of rules or table grain)."""
+    """The height of the page's characters: a high quantile of the heights of digit-shaped
+    components (not specks, not long thin pieces of rules or table grain). On a form most of
+    them are print, which may be many times smaller than the handwriting."""
     width, height, area = boxes[:, 2], boxes[:, 3], boxes[:, 4]
     shaped = (area >= MIN_AREA) & (width <= 1.5 * height) & (height >= 8)
     heights = height[shaped]
@@ -122,8 +121,6 @@ def candidate_components(labels: np.ndarray, boxes: np.ndarray) -> list[int]:
             continue
         if w > 8 * h or h > 25 * max(w, 1):
             continue  # rule fragments
-        if h > MAX_RELATIVE_HEIGHT * height:
-            continue  # shadows, pictures, black bars: far taller than the page's digits
         keep.append(label)
     return keep
 

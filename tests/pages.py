@@ -118,3 +118,26 @@ def single_page(pool: synth.DigitPool, seed: int, digit: str = "6"):
         cv2.line(page, (0, y), (239, y), 215, 1)
     box = _stamp(page, ink, 80, 70, 30.0)
     return page, [(digit, box)]
+
+
+#: Small print full of the letters and digits a digit reader takes for 1s.
+ONES_IN_PRINT = (
+    "Form 1-I    Rev. 1/11    Ref. 11    Part II    Vol. III",
+    "Box 1    Line 11    Item I    Sheet 1 of 1    Lot 111",
+    "Copy 1    Page 1    Annex II    Code I-1",
+)
+
+
+def print_heavy_page(pool: synth.DigitPool, seed: int, print_px: int):
+    """Lines of small print full of I, l and 1, and two handwritten fields 2-3 times as tall
+    as the print (about 48 px), the second in a heavy pen."""
+    rng = np.random.default_rng(seed)
+    page = np.full((900, 1000, 3), 250, np.uint8)
+    font = font_files()[0]
+    for i, line in enumerate(ONES_IN_PRINT):
+        _stamp(page, render_text(line, font, print_px), 40, 40 + 40 * i, np.zeros(3))
+    fields = []
+    for i, (text, thickness) in enumerate((("4075", 1), ("38", 2))):
+        ink, _ = synth.render_digits(pool, text, rng, height=48, thickness=thickness, gap=8)
+        fields.append((text, _stamp(page, ink, 420, 300 + 200 * i, BLUE)))
+    return page, fields
