@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 
 from formreader.preprocess import (
+    MAX_PAGE_SIDE,
     clean_page,
     find_boxes,
     find_lines,
@@ -52,6 +53,19 @@ def test_clean_page_rectifies_the_sheet_and_finds_no_ink_on_the_table():
     ).reshape(-1, 2)
     assert np.all(np.abs(points[:, 0] - 390) < 8)  # only the 1, none of the grain marks
     assert points[:, 1].min() > 240 and points[:, 1].max() < 340
+
+
+def test_clean_page_reads_a_very_large_page_shrunk_and_maps_back_to_its_pixels():
+    image = np.full((5000, 3500), 240, np.uint8)  # a 600 dpi scan, say
+    cv2.line(image, (2000, 3000), (2000, 3300), 20, 24)  # a 1 written with a thick pen
+    page = clean_page(image)
+    assert max(page.strokes.shape) == MAX_PAGE_SIDE
+    ys, xs = np.nonzero(page.strokes)
+    points = cv2.perspectiveTransform(
+        np.stack([xs, ys], axis=1)[:, None].astype(np.float64), page.to_original
+    ).reshape(-1, 2)
+    assert np.all(np.abs(points[:, 0] - 2000) < 20)
+    assert abs(points[:, 1].min() - 3000) < 20 and abs(points[:, 1].max() - 3300) < 20
 
 
 def test_find_paper_is_none_for_scans_and_strips():
