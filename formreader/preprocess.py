@@ -24,8 +24,9 @@ MAX_SKEW_DEGREES = 8.0
 STRIKE_WIDTH = 5
 #: Gaps (px) that faint, broken rules may have.
 RULE_GAP = 4
-#: Rules and walls are at most this thick (px); thicker ink on them is a pen stroke.
-MAX_LINE_WIDTH = 6
+#: Rules and walls are at most this thick (px), or this many times the page's typical rule
+#: (a scan at a high resolution); thicker ink on them is a pen stroke.
+MAX_LINE_WIDTH, LINE_WIDTH_OVER_RULE = 6, 2.0
 #: An upright meeting a rule at one end only is a comb tooth when another one as tall (within
 #: this share) stands on the same rule within this many of its heights; else it is a stroke.
 TOOTH_LIKENESS, TOOTH_REACH = 0.3, 4.0
@@ -345,13 +346,27 @@ def find_boxes(binary: np.ndarray, long_run: int) -> tuple[np.ndarray, np.ndarra
     return across, upright
 
 
+def rule_thickness(across: np.ndarray) -> float:
+    """The typical thickness (px) of the rules in a mask of horizontal lines: the lower
+    quartile over its pieces of area over width, so that thick pieces (a black header bar,
+    the ragged edge of a photo's table) do not count. With the median, forms drawn at twice
+    their size read 0.818 instead of 0.773, but photos at their size lost fields to table
+    edges read as 1s."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(across, connectivity=8)
+    if count < 2:
+        return 0.0
+    return float(np.percentile(stats[1:, cv2.CC_STAT_AREA] / stats[1:, cv2.CC_STAT_WIDTH], 25))
+
+
 def remove_lines(binary: np.ndarray, across: np.ndarray, upright: np.ndarray) -> np.ndarray:
     """Erase the lines from ``binary`` but keep the strokes that cross or run along them.
 
     On a horizontal line, ink that is part of a taller vertical run than any rule is thick
-    (:data:`MAX_LINE_WIDTH`) belongs to a stroke; likewise sideways on a vertical wall.
+    (:data:`MAX_LINE_WIDTH`, or twice the page's typical rule) belongs to a stroke; likewise
+    sideways on a vertical wall.
     """
-    line_free = np.ones((MAX_LINE_WIDTH + 1, 1), np.uint8)
+    width = max(MAX_LINE_WIDTH, math.ceil(LINE_WIDTH_OVER_RULE * rule_thickness(across)))
+    line_free = np.ones((width + 1, 1), np.uint8)
     stroke_v = cv2.morphologyEx(binary, cv2.MORPH_OPEN, line_free)
     stroke_h = cv2.morphologyEx(binary, cv2.MORPH_OPEN, line_free.T)
     erase = cv2.bitwise_or(

@@ -11,6 +11,7 @@ from formreader.preprocess import (
     find_paper,
     flatten_illumination,
     remove_lines,
+    rule_thickness,
 )
 
 
@@ -152,3 +153,23 @@ def test_comb_teeth_and_box_sides_are_walls_but_a_one_standing_on_a_rule_is_not(
     assert not strokes[155:248, 420:422].any()  # the box's side
     assert strokes[45:98, 230:232].all()  # the 1 among the teeth
     assert strokes[195:248, 600:602].all()  # the 1 on the underline
+
+
+def test_rule_thickness_is_the_rules_not_a_black_header_bar():
+    across = np.zeros((300, 400), np.uint8)
+    for y in (100, 150, 200):
+        across[y : y + 3, 20:380] = 255  # rules 3 px thick
+    across[10:50, 0:400] = 255  # a header bar 40 px thick, wider than every rule
+    assert rule_thickness(across) == 3.0
+    assert rule_thickness(np.zeros((10, 10), np.uint8)) == 0.0
+
+
+def test_thick_rules_of_a_fine_scan_are_erased_but_a_stroke_across_them_is_kept():
+    binary = np.zeros((200, 600), np.uint8)
+    binary[100:110, 20:580] = 255  # a rule 10 px thick (a 600 dpi scan, say)
+    binary[60:150, 300:306] = 255  # a 1 written across it
+    across, upright = find_lines(binary)
+    assert across[100:110, 20:290].all()
+    strokes = remove_lines(binary, across, upright)
+    assert not strokes[100:110, 20:290].any() and not strokes[100:110, 320:580].any()
+    assert strokes[60:150, 300:306].all()
