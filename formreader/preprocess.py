@@ -10,6 +10,10 @@ import numpy as np
 
 #: Long side of the thumbnail on which the paper's brightness is estimated.
 BACKGROUND_THUMBNAIL = 256
+#: Max filter (thumbnail px) that leaves only paper: wider than the pen strokes; on a crop or
+#: a strip (shorter side under MIN_PHOTO_SIDE) at least twice as wide as its thick strokes
+#: (twice this quantile of the distance to an ink edge).
+PAPER_WINDOW, STROKE_QUANTILE = 7, 95
 #: Share of the bright pixels that survive a wide erosion when they are paper, not ink.
 MIN_PAPER_SURVIVAL = 0.8
 #: Ink covers less than this share of an image; paper covers more.
@@ -74,10 +78,19 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return np.minimum(luma, image[:, :, 2])
 
 
-def _paper(small: np.ndarray) -> np.ndarray:
+def _stroke_width(bright: np.ndarray) -> float:
+    """Width (px) of the thick strokes of a thumbnail's minority class (``bright``: its Otsu
+    mask), the ink of either polarity: twice a high quantile of the distance to its edge."""
+    ink = bright if np.count_nonzero(bright) < bright.size / 2 else cv2.bitwise_not(bright)
+    distance = cv2.distanceTransform(ink, cv2.DIST_L2, 3)
+    inside = distance[distance > 0]
+    return 2.0 * float(np.percentile(inside, STROKE_QUANTILE)) if inside.size else 0.0
+
+
+def _paper(small: np.ndarray, window: int) -> np.ndarray:
     """Paper brightness of a thumbnail: a max filter wider than any pen stroke leaves only
     paper; smoothing removes its blockiness."""
-    return cv2.GaussianBlur(cv2.dilate(small, np.ones((7, 7), np.uint8)), (0, 0), 3)
+    return cv2.GaussianBlur(cv2.dilate(small, np.ones((window, window), np.uint8)), (0, 0), 3)
 
 
 def _divide(gray: np.ndarray, paper: np.ndarray) -> np.ndarray:
@@ -103,15 +116,18 @@ def flatten_illumination(gray: np.ndarray, light_ink: bool = True) -> np.ndarray
     small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     _, bright = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     kernel = np.ones((PAPER_EROSION, PAPER_EROSION), np.uint8)
+    window = PAPER_WINDOW
+    if min(height, width) < MIN_PHOTO_SIDE:  # a marker's stroke may be wider than the filter
+        window = max(window, 2 * math.ceil(_stroke_width(bright)) + 1)
     share = np.count_nonzero(bright) / bright.size
     survives = np.count_nonzero(cv2.erode(bright, kernel)) / max(1, np.count_nonzero(bright))
     if light_ink and share < MAX_INK_SHARE and survives < MIN_PAPER_SURVIVAL:
         inverted = 255 - small
-        ink_dark = np.count_nonzero(binarize(_divide(small, _paper(small))))
-        ink_light = np.count_nonzero(binarize(_divide(inverted, _paper(inverted))))
+        ink_dark = np.count_nonzero(binarize(_divide(small, _paper(small, window))))
+        ink_light = np.count_nonzero(binarize(_divide(inverted, _paper(inverted, window))))
         if ink_light < ink_dark:
             gray, small = 255 - gray, inverted
-    paper = cv2.resize(_paper(small), (width, height), interpolation=cv2.INTER_LINEAR)
+    paper = cv2.resize(_paper(small, window), (width, height), interpolation=cv2.INTER_LINEAR)
     return _divide(gray, paper)
 
 

@@ -173,3 +173,11 @@ def test_thick_rules_of_a_fine_scan_are_erased_but_a_stroke_across_them_is_kept(
     strokes = remove_lines(binary, across, upright)
     assert not strokes[100:110, 20:290].any() and not strokes[100:110, 320:580].any()
     assert strokes[60:150, 300:306].all()
+
+
+def test_a_marker_stroke_on_a_small_image_stays_ink_inside():
+    image = np.full((170, 200), 235, np.uint8)  # one digit, cropped: its own thumbnail
+    cv2.line(image, (170, 40), (175, 150), 25, 16)  # a 1 in a broad marker
+    flat = flatten_illumination(image)
+    assert flat[95, 172] < 60  # the stroke's middle is ink, not paper: no hollow outline
+    assert flat[95, 60] > 240
