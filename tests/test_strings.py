@@ -79,8 +79,8 @@ def test_readers_that_disagree_give_the_surer_reading_and_a_doubt():
     )
     assert unsure.text == "4"  # ... unless it is barely sure of them
     sure_cuts = FieldReading("437507", [1.0] * 6, (0, 0, 1, 1))
-    extra_ones = FieldReading("413751071", [1.0, 0.74, 1, 1, 1, 0.59, 1, 1, 0.9], (0, 0, 1, 1))
-    assert _join(sure_cuts, extra_ones).text == "437507"  # 3 more digits, at 0.59: digits win
+    extra_ones = FieldReading("413751071", [1.0, 0.74, 1, 1, 1, 0.62, 1, 1, 0.9], (0, 0, 1, 1))
+    assert _join(sure_cuts, extra_ones).text == "437507"  # 3 more digits, at 0.62: digits win
     beside = FieldReading("795956", [0.9, 0.84, 1, 1, 1, 1], (0, 0, 1, 1))
     assert _join(FieldReading("56", [1.0, 1.0], (0, 0, 1, 1)), beside).text == "795956"
     unsure_cuts = FieldReading("437507", [1.0, 1, 1, 0.9, 1, 1], (0, 0, 1, 1))
