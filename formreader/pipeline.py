@@ -421,8 +421,8 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     if not found and (readers.reader == "digits" or not doubtful):
         return []
     # Print that passed the gate (thin letters read as 1s) is much smaller than the page's
-    # handwriting: judge each field's height against the typical field, weighted by digits.
-    # Fields of 1s alone say little about it: print's I, l and 1 are read as 1s.
+    # handwriting: judge each field's height against the typical sure field, one vote per
+    # field. Fields of 1s alone say little about it: print's I, l and 1 are read as 1s.
     if found:
         sure = [item for item in found if item[3]] or found
         typical_of = [item for item in sure if item[2].text.strip("1")] or sure

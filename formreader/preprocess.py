@@ -403,9 +403,9 @@ def clean_page(image: np.ndarray) -> CleanPage:
     to_original = np.eye(3)
     scale = MAX_PAGE_SIDE / max(gray.shape)
     if scale < 1:
-        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
-        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-        to_original = np.diag([image.shape[1] / size[0], image.shape[0] / size[1], 1.0])
+        shrunk = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+        gray = cv2.resize(gray, shrunk, interpolation=cv2.INTER_AREA)
+        to_original = np.diag([image.shape[1] / shrunk[0], image.shape[0] / shrunk[1], 1.0])
     paper = find_paper(gray)
     # A sheet brighter than the table around it bears dark ink (its grain does not say light).
     flat = flatten_illumination(gray, light_ink=paper is None)
