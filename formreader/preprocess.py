@@ -22,6 +22,9 @@ MAX_INK_SHARE = 0.4
 PAPER_EROSION = 7
 #: Darkness (of the flattened page, paper = 255) below which a pixel is ink, clipped Otsu.
 MIN_INK_THRESHOLD, MAX_INK_THRESHOLD = 110, 205
+#: Fainter ink, up to this share of the way from that threshold to the paper, is ink too where
+#: it touches ink (hysteresis): thin or light strokes no longer fall into fragments.
+FAINT_SHARE = 0.4
 #: Skew angles beyond this are not corrected (the page is then probably not a form).
 MAX_SKEW_DEGREES = 8.0
 #: Width (px) of the band erased along a detected strike-through line.
@@ -209,12 +212,19 @@ def rectify(corners: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
 
 
 def binarize(flat: np.ndarray) -> np.ndarray:
-    """Ink mask (uint8 0/255) of a flattened page by Otsu's threshold, clipped to sane bounds."""
+    """Ink mask (uint8 0/255) of a flattened page by Otsu's threshold, clipped to sane bounds,
+    grown into the fainter ink connected to it (:data:`FAINT_SHARE`)."""
     otsu, _ = cv2.threshold(flat, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     threshold = float(np.clip(otsu, MIN_INK_THRESHOLD, MAX_INK_THRESHOLD))
     # flat < threshold, for integer pixels (no int64 page on the way).
     _, ink = cv2.threshold(flat, math.ceil(threshold) - 1, 255, cv2.THRESH_BINARY_INV)
-    return ink
+    faint = min(255.0, threshold + FAINT_SHARE * (255 - threshold))
+    _, weak = cv2.threshold(flat, math.ceil(faint) - 1, 255, cv2.THRESH_BINARY_INV)
+    count, labels = cv2.connectedComponents(weak, connectivity=8)
+    keep = np.zeros(count, np.uint8)
+    keep[labels[ink > 0]] = 255
+    keep[0] = 0
+    return keep[labels]
 
 
 def estimate_skew(binary: np.ndarray) -> float:

@@ -5,6 +5,7 @@ import numpy as np
 
 from formreader.preprocess import (
     MAX_PAGE_SIDE,
+    binarize,
     clean_page,
     find_boxes,
     find_lines,
@@ -181,3 +182,13 @@ def test_a_marker_stroke_on_a_small_image_stays_ink_inside():
     flat = flatten_illumination(image)
     assert flat[95, 172] < 60  # the stroke's middle is ink, not paper: no hollow outline
     assert flat[95, 60] > 240
+
+
+def test_binarize_keeps_a_strokes_faint_end_but_not_a_faint_mark_alone():
+    flat = np.full((60, 80), 250, np.uint8)
+    flat[10:14, 5:30] = 60  # a stroke
+    flat[10:14, 30:55] = 175  # its faint end (at Otsu's threshold here)
+    flat[40:44, 20:50] = 175  # a mark as faint, touching no ink
+    expected = np.zeros_like(flat)
+    expected[10:14, 5:55] = 255
+    np.testing.assert_array_equal(binarize(flat), expected)
