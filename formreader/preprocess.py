@@ -34,9 +34,17 @@ RULE_GAP = 4
 #: Rules and walls are at most this thick (px), or this many times the page's typical rule
 #: (a scan at a high resolution); thicker ink on them is a pen stroke.
 MAX_LINE_WIDTH, LINE_WIDTH_OVER_RULE = 6, 2.0
+#: An upright touching a rule is a wall (box side, comb tooth) only when its mean width is at
+#: most the rules' run (:func:`rule_run`, at least MIN_RULE_RUN) plus this (px); runs taller
+#: than MAX_RULE_RUN are bars, not rules. (A mean over the rules' area let one black bar pass
+#: 13 px wide digit strokes as walls; box widths failed the comb teeth that binarisation's
+#: hysteresis fringes, read as 1s.)
+WALL_OVER_RULE, MIN_RULE_RUN, MAX_RULE_RUN = 1.5, 2.0, 25
+#: ... and its box is at most this much (px) wider than its mean width (it is straight).
+WALL_SLANT = 2.0
 #: An upright meeting a rule at one end only is a comb tooth when another one as tall (within
 #: this share) stands on the same rule within this many of its heights; else it is a stroke.
-TOOTH_LIKENESS, TOOTH_REACH = 0.3, 4.0
+TOOTH_LIKENESS, TOOTH_REACH = 0.08, 4.0
 #: A box's sides fill this share of its width or height (a one-digit box, an open cell) ...
 BOX_SIDE_FILL = 0.85
 #: ... and it is at least this tall and wide (px).
@@ -275,9 +283,12 @@ def find_lines(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         _, labels, stats, _ = cv2.connectedComponentsWithStats(vertical, connectivity=8)
         touching = np.unique(labels[(touch > 0) & (labels > 0)])
         # Walls are as thin as the rules they meet; a pen stroke standing on a rule is wider.
-        tops = cv2.countNonZero(cv2.subtract(across, np.roll(across, 1, axis=0)))
-        rule_width = cv2.countNonZero(across) / max(1, tops)
-        thin = touching[stats[touching, cv2.CC_STAT_WIDTH] <= rule_width + 1.5]
+        # Mean width (area over height): a ragged edge widens a wall's box, not its mean; a
+        # slanted stroke's box is much wider than its mean.
+        widths = stats[touching, cv2.CC_STAT_AREA] / stats[touching, cv2.CC_STAT_HEIGHT]
+        thin = widths <= max(rule_run(across), MIN_RULE_RUN) + WALL_OVER_RULE
+        straight = stats[touching, cv2.CC_STAT_WIDTH] <= widths + WALL_SLANT
+        thin = touching[thin & straight]
         upright[np.isin(labels, _walls(across, stats, thin))] = 255
     # Long vertical lines (squared paper, table columns), broken or not, are walls too.
     min_length = max(3 * long_run, width // 3) // 2
@@ -370,6 +381,17 @@ def find_boxes(binary: np.ndarray, long_run: int) -> tuple[np.ndarray, np.ndarra
         side[:, cols] = True
         upright[y : y + bh, x : x + bw][side & component] = 255
     return across, upright
+
+
+def rule_run(across: np.ndarray) -> float:
+    """The median height (px) of the vertical runs through a mask of horizontal lines, runs
+    taller than :data:`MAX_RULE_RUN` (filled bars, shaded bands) left out; 0 without any."""
+    column = (across > 0).T.astype(np.int8)
+    edge = np.zeros((column.shape[0], 1), np.int8)
+    steps = np.diff(np.hstack([edge, column, edge]), axis=1).ravel()
+    runs = np.flatnonzero(steps == -1) - np.flatnonzero(steps == 1)
+    runs = runs[runs <= MAX_RULE_RUN]
+    return float(np.median(runs)) if runs.size else 0.0
 
 
 def rule_thickness(across: np.ndarray) -> float:

@@ -12,6 +12,7 @@ from formreader.preprocess import (
     find_paper,
     flatten_illumination,
     remove_lines,
+    rule_run,
     rule_thickness,
 )
 
@@ -163,6 +164,30 @@ def test_rule_thickness_is_the_rules_not_a_black_header_bar():
     across[10:50, 0:400] = 255  # a header bar 40 px thick, wider than every rule
     assert rule_thickness(across) == 3.0
     assert rule_thickness(np.zeros((10, 10), np.uint8)) == 0.0
+
+
+def test_rule_run_is_the_rules_height_not_a_bars():
+    across = np.zeros((300, 400), np.uint8)
+    for y in (100, 150, 200):
+        across[y : y + 3, 20:380] = 255  # rules 3 px thick
+    across[10:50, 0:400] = 255  # a header bar 40 px thick, wider than every rule
+    assert rule_run(across) == 3.0
+    assert rule_run(np.zeros((10, 10), np.uint8)) == 0.0
+
+
+def test_a_thick_stroke_on_a_comb_is_not_a_wall_on_a_page_with_a_black_bar():
+    binary = np.zeros((300, 800), np.uint8)
+    binary[10:60, 0:800] = 255  # a black header bar: most of the page's rule pixels
+    binary[200:202, 20:380] = 255  # a comb's base ...
+    for x in range(20, 381, 60):
+        binary[180:201, x : x + 2] = 255  # ... with teeth 20 px tall
+    binary[180:201, 140:145] = 255  # a digit's stem 5 px thick on a tooth, as tall
+    for y in (100, 130, 250):
+        binary[y : y + 2, 20:780] = 255  # more rules
+    across, upright = find_lines(binary)
+    strokes = remove_lines(binary, across, upright)
+    assert not strokes[182:198, 80:82].any()  # a tooth
+    assert strokes[182:198, 140:145].all()  # the stem
 
 
 def test_thick_rules_of_a_fine_scan_are_erased_but_a_stroke_across_them_is_kept():
