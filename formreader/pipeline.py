@@ -39,7 +39,8 @@ MIN_FIELD_DIGITNESS = 0.8
 BORDERLINE_DIGITNESS, BORDERLINE_HEIGHT = 0.7, 0.8
 #: Fields less tall than this share of the page's typical field height are print or noise.
 MIN_RELATIVE_FIELD_HEIGHT = 0.6
-#: ... or this share when the gate finds at least this many digits this digit-like.
+#: ... or this share when the gate finds at least this many digits this digit-like (and they
+#: are not all 1s).
 SURE_RELATIVE_HEIGHT, SURE_DIGITS, SURE_DIGITNESS = 0.45, 3, 0.95
 #: Cost of every digit read: cutting one digit in two must buy more than this in likelihood.
 DIGIT_COST = 1.0
@@ -411,7 +412,9 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
             ],
         )
         sure = digitness >= MIN_FIELD_DIGITNESS
-        if digitness >= SURE_DIGITNESS and len(chosen) >= SURE_DIGITS:
+        # A small field of 1s alone is print (I, l, a letter's stems), however sure the gate.
+        ones = not reading.text.strip("1")
+        if digitness >= SURE_DIGITNESS and len(chosen) >= SURE_DIGITS and not ones:
             min_height = SURE_RELATIVE_HEIGHT
         else:
             min_height = MIN_RELATIVE_FIELD_HEIGHT if sure else BORDERLINE_HEIGHT

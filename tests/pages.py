@@ -141,3 +141,22 @@ def print_heavy_page(pool: synth.DigitPool, seed: int, print_px: int):
         ink, _ = synth.render_digits(pool, text, rng, height=48, thickness=thickness, gap=8)
         fields.append((text, _stamp(page, ink, 420, 300 + 200 * i, BLUE)))
     return page, fields
+
+
+def labelled_fields_page(pool: synth.DigitPool, seed: int):
+    """Labels of capitals made of straight strokes ("PIN:", "NIL", "HIT") in an oblique sans,
+    print about 0.55 times as tall as the handwriting, each right before its handwritten field
+    in a box."""
+    rng = np.random.default_rng(seed)
+    page = np.full((700, 900, 3), 250, np.uint8)
+    font = next(f for f in font_files() if f.name == "DejaVuSans-Oblique.ttf")
+    fields = []
+    for i, (label, text) in enumerate((("PIN:", "979"), ("NIL", "4071"), ("HIT", "58"))):
+        y = 80 + 200 * i
+        label_box = _stamp(page, render_text(label, font, 42), 60, y + 25, np.zeros(3))
+        x = label_box[0] + label_box[2] + 12
+        ink, _ = synth.render_digits(pool, text, rng, height=56, thickness=1, gap=10)
+        box = _stamp(page, ink, x + 10, y, BLUE)
+        cv2.rectangle(page, (x, y - 10), (x + ink.shape[1] + 20, y + ink.shape[0] + 10), 0, 2)
+        fields.append((text, box))
+    return page, fields

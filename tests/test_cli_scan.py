@@ -97,6 +97,19 @@ def test_small_print_full_of_ones_is_not_read_and_tall_handwriting_is(print_px, 
         assert_box_close(row, box, tolerance=0.25)
 
 
+def test_print_labels_of_straight_strokes_are_not_read_as_ones(pool, tmp_path):
+    """A label's capitals cut into their strokes read as sure 1s; beside the field they were
+    joined to it ('PIN:' + '979' read '11111979')."""
+    image, fields = pages.labelled_fields_page(pool, 0)
+    path = write_image(tmp_path / "form.png", image)
+    result = run_scan(path, "--out", tmp_path / "r.csv", "--quiet")
+    assert result.exit_code == 0
+    rows = read_rows(tmp_path / "r.csv")
+    assert [r["text"] for r in rows] == [text for text, _ in fields]
+    for row, (_, box) in zip(rows, fields, strict=True):
+        assert_box_close(row, box, tolerance=0.25)
+
+
 def test_out_dash_writes_csv_to_stdout(pool, tmp_path):
     image, fields = pages.strip_page(pool, PAGES["strip"])
     path = write_image(tmp_path / "strip.png", image)
