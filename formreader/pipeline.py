@@ -543,11 +543,11 @@ def _union(boxes) -> tuple[int, int, int, int]:
 
 
 def join_split_fields(items: list, lines=None) -> list[FieldReading]:
-    """Join fields side by side in one row, less than :data:`SPLIT_GAP` heights apart and with
-    no cell wall between them, into one field read left to right and flagged
-    (:data:`JOINED_DOUBT`): one number read in parts. ``items``: ``(reading, box on the
-    cleaned page)`` pairs in reading order; ``lines``: the page's mask of rules (a wall
-    between two fields keeps them apart)."""
+    """Join fields side by side in one row, less than :data:`SPLIT_GAP` heights apart, with
+    no cell wall between them and not each on its own writing line, into one field read
+    left to right and flagged (:data:`JOINED_DOUBT`): one number read in parts. ``items``:
+    ``(reading, box on the cleaned page)`` pairs in reading order; ``lines``: the page's mask
+    of rules (a wall between two fields keeps them apart)."""
     items = list(items)
     pair = _split_pair(items, lines)
     while pair is not None:
@@ -568,6 +568,8 @@ def _split_pair(items: list, lines) -> tuple[int, int] | None:
             top, bottom = max(y, oy), min(y + h, oy + oh)
             gap = ox - (x + w)
             if i == j or bottom - top < 0.5 * min(h, oh):
+                continue
+            if segment.on_separate_lines(lines, a, b):
                 continue
             if -0.2 * max(h, oh) <= gap < SPLIT_GAP * max(h, oh):
                 wall = gap > 0 and segment.upright_rule(lines, x + w, top, ox, bottom)

@@ -272,6 +272,28 @@ def _underlined_gap(lines, a, b) -> bool:
     return bool((band.mean(axis=1) >= 0.9).any())
 
 
+def _underlined(lines, box) -> bool:
+    """Whether a ruled line runs under the middle half of ``box`` (``x, y, w, h``), within
+    :data:`BOX_REACH` of its height below it."""
+    x, y, w, h = box
+    band = lines[max(0, y + h - h // 4) : y + h + round(BOX_REACH * h), x + w // 4 : x + w - w // 4]
+    if not band.size:
+        return False
+    band = cv2.dilate(band, np.ones((5, 1), np.uint8)) > 0  # a slanted or broken rule
+    return bool((band.mean(axis=1) >= 0.9).any())
+
+
+def on_separate_lines(lines, a, b) -> bool:
+    """Whether boxes ``a`` and ``b`` (``a`` left of ``b``, in one row) are written each on
+    its own writing line: a rule runs under each, and none across the gap between them."""
+    if lines is None or b[0] <= a[0] + a[2]:
+        return False
+    height = max(a[3], b[3])
+    bottom = max(a[1] + a[3], b[1] + b[3])
+    gap = (a[0] + a[2], bottom - height, b[0] - a[0] - a[2], height)
+    return _underlined(lines, a) and _underlined(lines, b) and not _underlined(lines, gap)
+
+
 def _stacked_groups(items: list[tuple[int, int, int, int]], lines=None) -> list[list[int]]:
     """Join pieces stacked above one another (a 5's cap, a broken 4) with their digit; not
     the letters of a printed word written just above or below a digit, nor pieces a ruled

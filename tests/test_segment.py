@@ -11,6 +11,7 @@ from formreader.segment import (
     find_components,
     group_fields,
     is_frame,
+    on_separate_lines,
     split_off_print,
 )
 
@@ -154,3 +155,17 @@ def test_digits_whose_tops_reach_into_a_line_of_print_stay_one_row():
     boxes = boxes_of(*letters, *digits)
     fields = group_fields(boxes, list(range(1, 24)))
     assert [21, 22, 23] in [sorted(f) for f in fields]
+
+
+def test_fields_on_two_underlines_are_on_separate_lines_but_not_in_one_comb():
+    lines = np.zeros((200, 600), np.uint8)
+    lines[100:102, 20:200] = 255  # an underline ...
+    lines[100:102, 260:580] = 255  # ... and the next one, after a gap
+    left, right = (40, 60, 120, 38), (280, 60, 200, 38)
+    assert on_separate_lines(lines, left, right)
+    lines[100:102, 200:260] = 255  # one writing line under both
+    assert not on_separate_lines(lines, left, right)
+    for x in range(20, 581, 40):
+        lines[60:102, x : x + 2] = 255  # comb walls on it: still one comb
+    assert not on_separate_lines(lines, left, right)
+    assert not on_separate_lines(None, left, right)
