@@ -83,11 +83,8 @@ def test_scan_runs_on_hard_generated_pages(pool, tmp_path):
     assert all(r["text"].isdigit() and r["status"] in ("ok", "review") for r in rows)
 
 
-@pytest.mark.parametrize("print_px", [16, 22])
-def test_small_print_full_of_ones_is_not_read_and_tall_handwriting_is(print_px, pool, tmp_path):
-    """Print's I, l and 1 outnumber the handwritten digits; the handwriting is 2-3 times as
-    tall as the print (once dropped as 'far taller than the page's digits')."""
-    image, fields = pages.print_heavy_page(pool, 0, print_px)
+def assert_page_read(image, fields, tmp_path):
+    """``scan`` reads exactly the ``(text, box)`` fields of a one-page image, in order."""
     path = write_image(tmp_path / "form.png", image)
     result = run_scan(path, "--out", tmp_path / "r.csv", "--quiet")
     assert result.exit_code == 0
@@ -95,19 +92,19 @@ def test_small_print_full_of_ones_is_not_read_and_tall_handwriting_is(print_px, 
     assert [r["text"] for r in rows] == [text for text, _ in fields]
     for row, (_, box) in zip(rows, fields, strict=True):
         assert_box_close(row, box, tolerance=0.25)
+
+
+@pytest.mark.parametrize("print_px", [16, 22])
+def test_small_print_full_of_ones_is_not_read_and_tall_handwriting_is(print_px, pool, tmp_path):
+    """Print's I, l and 1 outnumber the handwritten digits; the handwriting is 2-3 times as
+    tall as the print (once dropped as 'far taller than the page's digits')."""
+    assert_page_read(*pages.print_heavy_page(pool, 0, print_px), tmp_path)
 
 
 def test_print_labels_of_straight_strokes_are_not_read_as_ones(pool, tmp_path):
     """A label's capitals cut into their strokes read as sure 1s; beside the field they were
     joined to it ('PIN:' + '979' read '11111979')."""
-    image, fields = pages.labelled_fields_page(pool, 0)
-    path = write_image(tmp_path / "form.png", image)
-    result = run_scan(path, "--out", tmp_path / "r.csv", "--quiet")
-    assert result.exit_code == 0
-    rows = read_rows(tmp_path / "r.csv")
-    assert [r["text"] for r in rows] == [text for text, _ in fields]
-    for row, (_, box) in zip(rows, fields, strict=True):
-        assert_box_close(row, box, tolerance=0.25)
+    assert_page_read(*pages.labelled_fields_page(pool, 0), tmp_path)
 
 
 def test_out_dash_writes_csv_to_stdout(pool, tmp_path):

@@ -158,22 +158,14 @@ def test_comb_teeth_and_box_sides_are_walls_but_a_one_standing_on_a_rule_is_not(
     assert strokes[195:248, 600:602].all()  # the 1 on the underline
 
 
-def test_rule_thickness_is_the_rules_not_a_black_header_bar():
+def test_rule_thickness_and_run_are_the_rules_not_a_black_header_bar():
     across = np.zeros((300, 400), np.uint8)
     for y in (100, 150, 200):
         across[y : y + 3, 20:380] = 255  # rules 3 px thick
     across[10:50, 0:400] = 255  # a header bar 40 px thick, wider than every rule
-    assert rule_thickness(across) == 3.0
-    assert rule_thickness(np.zeros((10, 10), np.uint8)) == 0.0
-
-
-def test_rule_run_is_the_rules_height_not_a_bars():
-    across = np.zeros((300, 400), np.uint8)
-    for y in (100, 150, 200):
-        across[y : y + 3, 20:380] = 255  # rules 3 px thick
-    across[10:50, 0:400] = 255  # a header bar 40 px thick, wider than every rule
-    assert rule_run(across) == 3.0
-    assert rule_run(np.zeros((10, 10), np.uint8)) == 0.0
+    assert rule_thickness(across) == 3.0 and rule_run(across) == 3.0
+    blank = np.zeros((10, 10), np.uint8)
+    assert rule_thickness(blank) == 0.0 and rule_run(blank) == 0.0
 
 
 def test_a_thick_stroke_on_a_comb_is_not_a_wall_on_a_page_with_a_black_bar():
