@@ -33,6 +33,8 @@ WIDE_FROM = 1.1
 MIN_DIGITNESS = 0.02
 #: A wide component read whole with this gate and class probability is one digit, not cut.
 WHOLE_DIGITNESS, WHOLE_PROBABILITY = 0.9, 0.95
+#: Fields of this many digits or more are judged without their least digit-like one.
+TRIM_FROM = 3
 #: Fields whose digits the gate finds, on average, less digit-like than this are dropped ...
 MIN_FIELD_DIGITNESS = 0.8
 #: ... unless they are this digit-like and this share as tall as the page's handwriting.
@@ -385,7 +387,7 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
             digit_like[order] = fld
         if chosen and skipped_ink(fld, chosen) > MAX_SKIPPED_INK:
             chosen = surest_run(fld, chosen, probs)
-        digitness = np.mean([probs[s][1] for s in chosen]) if chosen else 0.0
+        digitness = field_digitness([probs[s][1] for s in chosen])
         if (
             not chosen
             or digitness < BORDERLINE_DIGITNESS
@@ -600,6 +602,15 @@ def flag_split_fields(readings: list[FieldReading], dropped=()) -> list[FieldRea
             if same_row and gap < SPLIT_GAP * max(h, oh):
                 reading.doubt = reading.doubt or SPLIT_DOUBT
     return readings
+
+
+def field_digitness(gate: list[float]) -> float:
+    """How surely a field's digits are handwriting: the mean of the gate's probabilities,
+    leaving out the lowest one when there are :data:`TRIM_FROM` or more (one odd digit, a
+    marker's 1 or a 0 with a stray tick, does not make a field print)."""
+    if len(gate) >= TRIM_FROM:
+        gate = sorted(gate)[1:]
+    return float(np.mean(gate)) if gate else 0.0
 
 
 def missed_digit_beside(fld: segment.Field, chosen: list[tuple[int, int]], probs: dict) -> bool:

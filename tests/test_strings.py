@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import cv2
 import numpy as np
+import pytest
 from conftest import ink_on_paper
 
 from formreader.classify import BLANK, DigitClassifier, StringReader, ctc_decode
@@ -16,6 +17,7 @@ from formreader.pipeline import (
     _join,
     _read_strip,
     _string_field,
+    field_digitness,
     flag_split_fields,
     is_strip,
     join_split_fields,
@@ -44,6 +46,13 @@ def test_ctc_decode_collapses_repeats_and_drops_blanks():
 
 def test_ctc_decode_of_all_blanks_is_empty():
     assert ctc_decode(steps_for([BLANK] * 5)) == ("", [])
+
+
+def test_field_digitness_leaves_out_one_odd_digit_of_three_or_more():
+    assert field_digitness([1.0, 1.0, 0.37, 0.05, 1.0, 1.0]) == pytest.approx(0.874)
+    assert field_digitness([0.9, 0.1, 0.2, 0.1]) == pytest.approx(0.4)  # print stays print
+    assert field_digitness([1.0, 0.2]) == pytest.approx(0.6)  # two digits: plain mean
+    assert field_digitness([]) == 0.0
 
 
 def test_readers_that_agree_keep_the_surer_confidence_per_digit():
