@@ -227,10 +227,11 @@ def ink_threshold(flat: np.ndarray) -> float:
     return float(np.clip(otsu, MIN_INK_THRESHOLD, MAX_INK_THRESHOLD))
 
 
-def binarize(flat: np.ndarray) -> np.ndarray:
-    """Ink mask (uint8 0/255) of a flattened page by Otsu's threshold, clipped to sane bounds,
+def binarize(flat: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """Ink mask (uint8 0/255) of a flattened page by its :func:`ink_threshold` (unless given),
     grown into the fainter ink connected to it (:data:`FAINT_SHARE`)."""
-    threshold = ink_threshold(flat)
+    if threshold is None:
+        threshold = ink_threshold(flat)
     # flat < threshold, for integer pixels (no int64 page on the way).
     _, ink = cv2.threshold(flat, math.ceil(threshold) - 1, 255, cv2.THRESH_BINARY_INV)
     faint = min(255.0, threshold + FAINT_SHARE * (255 - threshold))
@@ -471,7 +472,8 @@ def clean_page(image: np.ndarray) -> CleanPage:
     elif paper is not None:  # the table around the sheet holds no digits
         flat[paper == 0] = 255
         outline = paper_outline(paper)
-    binary = binarize(flat)
+    threshold = ink_threshold(flat)
+    binary = binarize(flat, threshold)
     angle = estimate_skew(binary if outline is None else binary | outline)
     height, width = flat.shape
     if abs(angle) > 0.2:
@@ -479,7 +481,8 @@ def clean_page(image: np.ndarray) -> CleanPage:
         flat = cv2.warpAffine(
             flat, rotation, (width, height), flags=cv2.INTER_LINEAR, borderValue=255
         )
-        binary = binarize(flat)
+        threshold = ink_threshold(flat)
+        binary = binarize(flat, threshold)
         to_original = to_original @ np.vstack([cv2.invertAffineTransform(rotation), [0, 0, 1]])
     across, upright = find_lines(binary)
     if paper is None and min(flat.shape) >= MIN_PHOTO_SIDE:
@@ -487,7 +490,7 @@ def clean_page(image: np.ndarray) -> CleanPage:
         # light handwriting in uneven light (with it, photos' field accuracy summed over 7
         # bench runs fell 0.057), and on a strip or a crop a digit's long stroke may be taken
         # for a rule.
-        _, faint = cv2.threshold(flat, math.ceil(ink_threshold(flat)) - 1, 255, cv2.THRESH_BINARY)
+        _, faint = cv2.threshold(flat, math.ceil(threshold) - 1, 255, cv2.THRESH_BINARY)
         across, upright = add_fringe(across, upright, cv2.bitwise_and(faint, binary))
     strokes = remove_lines(binary, across, upright)
     lines = cv2.bitwise_or(across, upright)
