@@ -205,6 +205,16 @@ def _ruled_between(lines, a, b) -> bool:
     return bool((band.mean(axis=1) >= 0.9).any())
 
 
+def _rule_across(lines, y0: int, y1: int, x0: int, x1: int) -> bool:
+    """Whether a horizontal ruled line (slanted or broken too) runs through rows ``y0:y1``
+    across columns ``x0:x1`` of ``lines``."""
+    band = lines[max(0, y0) : max(0, y1), x0:x1]
+    if not band.size:
+        return False
+    band = cv2.dilate(band, np.ones((5, 1), np.uint8)) > 0  # a slanted or broken rule
+    return bool((band.mean(axis=1) >= 0.9).any())
+
+
 def _ruling(lines, box, height: int) -> int:
     """How many of the two sides of ``box`` (``x, y, w, h``), above and below its middle,
     have a ruled line within :data:`BOX_REACH` ``height``: 2 when it is written in a box or
@@ -214,15 +224,8 @@ def _ruling(lines, box, height: int) -> int:
     if x1 <= x0:
         return 1
     reach = round(BOX_REACH * height)
-
-    def ruled(top: int, bottom: int) -> bool:
-        band = lines[max(0, top) : max(0, bottom), x0:x1]
-        if not band.size:
-            return False
-        band = cv2.dilate(band, np.ones((5, 1), np.uint8)) > 0  # a slanted or broken rule
-        return bool((band.mean(axis=1) >= 0.9).any())
-
-    return ruled(y - reach, y + h // 2) + ruled(y + h // 2, y + h + reach)
+    above = _rule_across(lines, y - reach, y + h // 2, x0, x1)
+    return above + _rule_across(lines, y + h // 2, y + h + reach, x0, x1)
 
 
 def upright_rule(lines, x0: int, y0: int, x1: int, y1: int) -> bool:
@@ -265,22 +268,16 @@ def _underlined_gap(lines, a, b) -> bool:
         return False
     if upright_rule(lines, x0, max(ya, yb), x1, min(ya + ha, yb + hb)):
         return False  # a box side: separate boxes
-    band = lines[max(0, bottom - height // 4) : bottom + round(BOX_REACH * height), x0:x1]
-    if not band.size:
-        return False
-    band = cv2.dilate(band, np.ones((5, 1), np.uint8)) > 0
-    return bool((band.mean(axis=1) >= 0.9).any())
+    return _rule_across(lines, bottom - height // 4, bottom + round(BOX_REACH * height), x0, x1)
 
 
 def _underlined(lines, box) -> bool:
     """Whether a ruled line runs under the middle half of ``box`` (``x, y, w, h``), within
     :data:`BOX_REACH` of its height below it."""
     x, y, w, h = box
-    band = lines[max(0, y + h - h // 4) : y + h + round(BOX_REACH * h), x + w // 4 : x + w - w // 4]
-    if not band.size:
-        return False
-    band = cv2.dilate(band, np.ones((5, 1), np.uint8)) > 0  # a slanted or broken rule
-    return bool((band.mean(axis=1) >= 0.9).any())
+    return _rule_across(
+        lines, y + h - h // 4, y + h + round(BOX_REACH * h), x + w // 4, x + w - w // 4
+    )
 
 
 def on_separate_lines(lines, a, b) -> bool:
