@@ -26,6 +26,8 @@ FIELD_GAP = 1.3
 UNDERLINED_GAP = 3.0
 #: Handwriting beside a label is at least this many times as tall as the label's letters.
 RUN_OVER_LABEL = 1.6
+#: ... and at least this many times as tall as the label's tallest mark (a bracket, say).
+LABEL_STEP = 1.3
 #: Pieces less than this many (larger) heights apart vertically are one broken digit.
 STACK_GAP = 0.25
 #: Ruled lines at most this many heights (the taller of two neighbours) above and below a
@@ -365,9 +367,13 @@ def split_off_print(boxes: np.ndarray, group: list[int]) -> list[list[int]]:
     heights = np.array([boxes[label][3] for label in order], np.float64)
     ranked = np.sort(heights)
     jumps = ranked[1:] / ranked[:-1]
-    step = int(np.argmax(jumps))
-    if jumps[step] < RUN_OVER_LABEL:
+    # Tall against the label's typical letter, not its tallest mark: brackets and
+    # parentheses stand higher than the letters and digits they enclose.
+    over = np.array([ranked[k] / np.median(ranked[:k]) for k in range(1, len(ranked))])
+    steps = np.flatnonzero((jumps >= LABEL_STEP) & (over >= RUN_OVER_LABEL))
+    if not len(steps):
         return [group]
+    step = int(steps[np.argmax(jumps[steps])])
     tall = np.flatnonzero(heights > ranked[step])
     first, last = int(tall[0]), int(tall[-1]) + 1
     if first + len(order) - last < 2:

@@ -89,6 +89,13 @@ def test_a_digit_written_after_a_printed_label_is_split_off():
     assert split_off_print(boxes, [6, 1, 2, 3, 4, 5]) == [[1, 2, 3, 4], [5, 6]]
 
 
+def test_a_label_ending_in_brackets_is_split_off_by_its_letters_height():
+    # "(R) [85]" then "80": the brackets stand 24 px, the letters 20, the handwriting 37-42.
+    label = [(x, 10, 8, 20) for x in (0, 10, 20)] + [(30, 8, 5, 24), (60, 8, 5, 24)]
+    boxes = boxes_of(*label, (40, 10, 8, 20), (50, 10, 8, 20), (80, 0, 30, 42), (115, 3, 30, 37))
+    assert split_off_print(boxes, [1, 2, 3, 4, 5, 6, 7, 8, 9]) == [[1, 2, 3, 4, 6, 7, 5], [8, 9]]
+
+
 def test_digits_with_a_dot_or_print_on_both_sides_stay_one_field():
     with_dot = boxes_of((0, 0, 25, 40), (30, 30, 6, 6), (40, 0, 25, 40))
     assert split_off_print(with_dot, [1, 2, 3]) == [[1, 2, 3]]
