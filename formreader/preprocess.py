@@ -47,6 +47,10 @@ WALL_SLANT = 2.0
 #: An upright meeting a rule at one end only is a comb tooth when another one as tall (within
 #: this share) stands on the same rule within this many of its heights; else it is a stroke.
 TOOTH_LIKENESS, TOOTH_REACH = 0.08, 4.0
+#: ... unless a rule runs across its free end's column, more than BROKEN_WALL px (a wall broken
+#: by binarisation) and at most BOX_REACH of its heights away: then it is a stroke standing in
+#: a closed box (the box's inner walls meet both rules).
+BROKEN_WALL, BOX_REACH = 4, 1.5
 #: A box's sides fill this share of its width or height (a one-digit box, an open cell) ...
 BOX_SIDE_FILL = 0.85
 #: ... and it is at least this tall and wide (px).
@@ -326,11 +330,19 @@ def _walls(across: np.ndarray, stats: np.ndarray, uprights: np.ndarray) -> list[
     """The uprights (component labels, ``stats`` as OpenCV gives) that are walls: those
     that meet a rule at both ends (a box's side), and those meeting one at one end only that
     stand among others of their height on the same rule (comb teeth). A lone upright standing
-    on a rule, or one taller than the teeth beside it, is a pen stroke (a 1)."""
+    on a rule, one taller than the teeth beside it, or one whose free end faces another rule
+    across a gap (strokes standing on the base of a closed box) is a pen stroke."""
     height = across.shape[0]
 
     def meets(y: int, x: int, w: int) -> bool:
         return bool(across[max(0, y - 3) : min(height, y + 4), x : x + w].any())
+
+    def faces(y: int, x: int, w: int, h: int, down: bool) -> bool:
+        # A rule across the free end's column, a gap and at most BOX_REACH heights away.
+        near, far = (
+            (y + BROKEN_WALL, y + BOX_REACH * h) if down else (y - BOX_REACH * h, y - BROKEN_WALL)
+        )
+        return bool(across[max(0, int(near)) : max(0, min(height, int(far))), x : x + w].any())
 
     ends = {}
     walls = []
@@ -339,7 +351,7 @@ def _walls(across: np.ndarray, stats: np.ndarray, uprights: np.ndarray) -> list[
         top, bottom = meets(y, x, w), meets(y + h - 1, x, w)
         if top and bottom:
             walls.append(int(label))
-        else:
+        elif not faces(y + h - 1 if top else y, x, w, h, down=top):
             ends[int(label)] = (x, y if top else y + h, h)
     for label, (x, y, h) in ends.items():
         siblings = [

@@ -158,6 +158,18 @@ def test_comb_teeth_and_box_sides_are_walls_but_a_one_standing_on_a_rule_is_not(
     assert strokes[195:248, 600:602].all()  # the 1 on the underline
 
 
+def test_strokes_standing_on_the_base_of_a_closed_box_are_not_comb_teeth():
+    binary = np.zeros((200, 600), np.uint8)
+    binary[50:52, 20:580] = binary[110:112, 20:580] = 255  # a box 60 px tall: top, base ...
+    binary[50:112, 20:22] = binary[50:112, 578:580] = 255  # ... and sides
+    binary[70:111, 200:202] = 255  # a 1 standing on the base ...
+    binary[71:111, 260:262] = 255  # ... and a digit's stem as tall beside it, as thin as walls
+    across, upright = find_lines(binary)
+    strokes = remove_lines(binary, across, upright)
+    assert not strokes[55:105, 20:22].any()  # the box's side
+    assert strokes[72:108, 200:202].all() and strokes[73:108, 260:262].all()
+
+
 def test_rule_thickness_and_run_are_the_rules_not_a_black_header_bar():
     across = np.zeros((300, 400), np.uint8)
     for y in (100, 150, 200):
