@@ -39,6 +39,12 @@ TRIM_FROM = 3
 MIN_FIELD_DIGITNESS = 0.8
 #: ... unless they are this digit-like and this share as tall as the page's handwriting.
 BORDERLINE_DIGITNESS, BORDERLINE_HEIGHT = 0.7, 0.8
+#: A field of at most this many digits stands from this digitness when it is as tall as the
+#: handwriting: the gate doubts round 0s, open 8s and digits touching a cell wall, and print
+#: that short is not as tall as the writing.
+SHORT_DIGITS, SHORT_DIGITNESS = 2, 0.25
+#: ... and no taller than this share of the page's typical field height.
+SHORT_MAX_HEIGHT = 1.5
 #: Fields less tall than this share of the page's typical field height are print or noise.
 MIN_RELATIVE_FIELD_HEIGHT = 0.6
 #: ... or this share when the gate finds at least this many digits this digit-like (and they
@@ -388,9 +394,10 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         if chosen and skipped_ink(fld, chosen) > MAX_SKIPPED_INK:
             chosen = surest_run(fld, chosen, probs)
         digitness = field_digitness([probs[s][1] for s in chosen])
+        short = len(chosen) <= SHORT_DIGITS
         if (
             not chosen
-            or digitness < BORDERLINE_DIGITNESS
+            or digitness < (SHORT_DIGITNESS if short else BORDERLINE_DIGITNESS)
             or skipped_ink(fld, chosen) > MAX_SKIPPED_INK
         ):
             # Nothing, or print / rules rather than handwriting -- or digits the digit path
@@ -420,9 +427,13 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
             min_height = SURE_RELATIVE_HEIGHT
         else:
             min_height = MIN_RELATIVE_FIELD_HEIGHT if sure else BORDERLINE_HEIGHT
+        # Only short fields pass the gate this doubtful: no taller than handwriting either
+        # (a shadow's edge across a photo, a logo).
+        max_height = SHORT_MAX_HEIGHT if digitness < BORDERLINE_DIGITNESS else math.inf
         if missed_digit_beside(fld, chosen, probs):
             reading.doubt = "ink next to the digits may be a digit the reading left out"
-        found.append((order, _string_field(fld, probs, atoms), reading, sure, min_height))
+        heights = (min_height, max_height)
+        found.append((order, _string_field(fld, probs, atoms), reading, sure, heights))
     if not found and (readers.reader == "digits" or not doubtful):
         return []
     # Print that passed the gate (thin letters read as 1s) is much smaller than the page's
@@ -437,7 +448,7 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     tall_enough = MIN_RELATIVE_FIELD_HEIGHT * typical
     # A field the gate doubts a little stands only when it is as tall as the handwriting; one
     # it finds surely digit by digit may be smaller (digits written small in comb cells).
-    found = [(i, f, r) for i, f, r, _, share in found if f.height >= share * typical]
+    found = [(i, f, r) for i, f, r, _, (low, high) in found if low <= f.height / typical <= high]
 
     def beside(reported) -> list[tuple[int, int, int, int]]:
         """Boxes of the digit-like fields not reported."""
