@@ -160,3 +160,22 @@ def labelled_fields_page(pool: synth.DigitPool, seed: int):
         cv2.rectangle(page, (x, y - 10), (x + ink.shape[1] + 20, y + ink.shape[0] + 10), 0, 2)
         fields.append((text, box))
     return page, fields
+
+
+def boxed_single_digit_page(pool: synth.DigitPool, zero: np.ndarray):
+    """A four-digit field on an underline and, in a box below it, one round 0 (``zero``, an
+    MNIST image) that the gate finds only 0.4 digit-like."""
+    rng = np.random.default_rng(0)
+    page = np.full((500, 900, 3), 250, np.uint8)
+    font = font_files()[0]
+    _stamp(page, render_text("Account no.", font, 26), 60, 100, np.zeros(3))
+    ink, _ = synth.render_digits(pool, "4175", rng, height=56, thickness=1, gap=10)
+    fields = [("4175", _stamp(page, ink, 300, 70, BLUE))]
+    cv2.line(page, (290, 70 + ink.shape[0] + 3), (700, 70 + ink.shape[0] + 3), 0, 2)
+    _stamp(page, render_text("Copies", font, 26), 60, 300, np.zeros(3))
+    others = [pool.images[pool.labels == d][0] for d in range(1, 10)]
+    only_zero = synth.DigitPool(np.stack([zero, *others]), np.arange(10))
+    ink, _ = synth.render_digits(only_zero, "0", rng, height=56, thickness=1)
+    fields.append(("0", _stamp(page, ink, 300, 270, BLUE)))
+    cv2.rectangle(page, (280, 255), (300 + ink.shape[1] + 20, 270 + ink.shape[0] + 15), 0, 2)
+    return page, fields
