@@ -689,15 +689,33 @@ def _string_field(fld: segment.Field, probs: dict, chosen_atoms: list) -> segmen
         if (atom.x1 > x0 and atom.x0 < x1)
         or probs.get((i, i + 1), (None, 0.0))[1] >= STRING_EXTRA_DIGITNESS
     ]
-    reach, tall = STRING_BESIDE_GAP * fld.height, STRING_BESIDE_HEIGHT * fld.height
-    beside = [
-        atom
-        for atom in fld.atoms
-        if atom.y1 - atom.y0 >= tall
-        and (0 <= x0 - atom.x1 <= reach or 0 <= atom.x0 - x1 <= reach)
-        and atom not in keep
-    ]
+    rest = [atom for atom in fld.atoms if atom not in keep]
+    beside = _beside(rest, x1, fld.height, +1) + _beside(rest, x0, fld.height, -1)
     return segment.Field(atoms=keep + beside, height=fld.height)
+
+
+def _beside(atoms: list, edge: int, height: float, side: int) -> list:
+    """The ink just beyond ``edge`` on one ``side`` (+1 right, -1 left) that stands
+    digit-tall: one atom, or a run of pieces each at most :data:`STRING_BESIDE_GAP` heights
+    from the last and spanning at most one digit's width (a dotted or broken digit)."""
+    reach, tall = STRING_BESIDE_GAP * height, STRING_BESIDE_HEIGHT * height
+
+    def span(atom) -> tuple[int, int]:  # near and far end, counted away from the edge
+        return (atom.x0, atom.x1) if side > 0 else (-atom.x1, -atom.x0)
+
+    edge *= side
+    run, reached = [], edge
+    for atom in sorted(atoms, key=lambda a: span(a)[0]):
+        near, far = span(atom)
+        if near < edge:
+            continue
+        if near - reached > reach or (run and far - edge > height):
+            break
+        run.append(atom)
+        reached = max(reached, far)
+    if run and max(a.y1 for a in run) - min(a.y0 for a in run) >= tall:
+        return run
+    return []
 
 
 def _read_strings(strings, page, labels_img, fields, shape) -> list[FieldReading | None]:

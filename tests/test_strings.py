@@ -301,6 +301,21 @@ def test_the_string_model_reads_digit_tall_ink_right_beside_the_chosen_digits():
     assert sorted(a.component for a in kept.atoms) == [2, 3, 4]
 
 
+def test_the_string_model_reads_a_dotted_digit_right_beside_the_chosen_digits():
+    atoms = [
+        Atom(1, 0, 20, 0, 30, 300),  # the chosen digits
+        Atom(2, 24, 44, 0, 30, 300),
+        Atom(3, 50, 56, 1, 9, 30),  # just right: a digit in dots, each a speck ...
+        Atom(4, 54, 60, 11, 19, 30),
+        Atom(5, 51, 57, 21, 29, 30),  # ... together as tall as the digits
+        Atom(6, 100, 106, 21, 29, 30),  # further on: a speck
+    ]
+    fld = Field(atoms=atoms, height=30.0)
+    probs = {(i, i + 1): (None, 0.1) for i in range(6)}
+    kept = _string_field(fld, probs, atoms[:2])
+    assert sorted(a.component for a in kept.atoms) == [1, 2, 3, 4, 5]
+
+
 def test_parts_of_one_number_in_a_row_are_joined_but_not_across_a_table_wall():
     left = FieldReading("91", [1.0, 0.9], (100, 50, 60, 40))
     right = FieldReading("65047", [1.0] * 5, (180, 52, 150, 40))  # 20 px (half a height) on
