@@ -92,6 +92,9 @@ STRING_MARGIN = 0.5
 #: classifier reads this surely and that is this tall (share of the field's height) may be a
 #: digit left out: the field is flagged.
 BESIDE_GAP, BESIDE_PROBABILITY, BESIDE_HEIGHT = 0.5, 0.9, 0.6
+#: Digits of one field further apart than this many field heights are flagged: maybe two
+#: numbers grouped as one.
+WIDE_GAP = 1.2
 #: Fields closer than this many heights side by side are flagged: maybe one number in parts.
 SPLIT_GAP = 1.0
 #: ... and so are fields beside one that was dropped although its digits were this digit-like.
@@ -430,10 +433,13 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         # Only short fields pass the gate this doubtful: no taller than handwriting either
         # (a shadow's edge across a photo, a logo).
         max_height = SHORT_MAX_HEIGHT if digitness < BORDERLINE_DIGITNESS else math.inf
-        if missed_digit_beside(fld, chosen, probs):
+        string_fld = _string_field(fld, probs, atoms)
+        if missed_digit_beside(fld, chosen, probs) or _beyond(string_fld.atoms, atoms):
             reading.doubt = "ink next to the digits may be a digit the reading left out"
+        elif wide_gap(fld, chosen):
+            reading.doubt = "a wide gap between its digits: maybe two numbers"
         heights = (min_height, max_height)
-        found.append((order, _string_field(fld, probs, atoms), reading, sure, heights))
+        found.append((order, string_fld, reading, sure, heights))
     if not found and (readers.reader == "digits" or not doubtful):
         return []
     # Print that passed the gate (thin letters read as 1s) is much smaller than the page's
@@ -639,6 +645,20 @@ def missed_digit_beside(fld: segment.Field, chosen: list[tuple[int, int]], probs
         if height >= BESIDE_HEIGHT * fld.height and gap <= BESIDE_GAP * fld.height:
             return True
     return False
+
+
+def _beyond(atoms: list, chosen_atoms: list) -> bool:
+    """Whether any of ``atoms`` lies wholly left or right of the chosen digits' span."""
+    x0, x1 = min(a.x0 for a in chosen_atoms), max(a.x1 for a in chosen_atoms)
+    return any(a.x1 <= x0 or a.x0 >= x1 for a in atoms)
+
+
+def wide_gap(fld: segment.Field, chosen: list[tuple[int, int]]) -> bool:
+    """Whether two neighbouring chosen digits stand more than :data:`WIDE_GAP` field
+    heights apart."""
+    runs = [fld.atoms[s:e] for s, e in chosen]
+    spans = [(min(a.x0 for a in run), max(a.x1 for a in run)) for run in runs]
+    return any(b[0] - a[1] > WIDE_GAP * fld.height for a, b in itertools.pairwise(spans))
 
 
 def skipped_ink(fld: segment.Field, chosen: list[tuple[int, int]]) -> float:

@@ -25,6 +25,7 @@ from formreader.pipeline import (
     read_page,
     skipped_ink,
     surest_run,
+    wide_gap,
 )
 from formreader.segment import Atom, Field
 
@@ -314,6 +315,13 @@ def test_the_string_model_reads_a_dotted_digit_right_beside_the_chosen_digits():
     probs = {(i, i + 1): (None, 0.1) for i in range(6)}
     kept = _string_field(fld, probs, atoms[:2])
     assert sorted(a.component for a in kept.atoms) == [1, 2, 3, 4, 5]
+
+
+def test_digits_far_apart_in_one_field_are_flagged_as_maybe_two_numbers():
+    atoms = [Atom(i, x, x + 20, 0, 30, 300) for i, x in enumerate((0, 25, 50, 110))]
+    fld = Field(atoms=atoms, height=30.0)
+    assert not wide_gap(fld, [(0, 1), (1, 2), (2, 3)])
+    assert wide_gap(fld, [(0, 1), (1, 2), (2, 3), (3, 4)])  # 40 px = 1.33 heights on
 
 
 def test_parts_of_one_number_in_a_row_are_joined_but_not_across_a_table_wall():
