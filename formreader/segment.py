@@ -358,9 +358,10 @@ def group_fields(boxes: np.ndarray, labels: list[int], lines=None) -> list[list[
 def split_off_print(boxes: np.ndarray, group: list[int]) -> list[list[int]]:
     """Split a field (component labels, as :func:`group_fields` gives) into the span of its
     tall components and the short ones left and right of it, when the tall ones stand at
-    least :data:`RUN_OVER_LABEL` times as tall as the rest, few short ones lie between them
-    and the short ones are all on one side: a digit written right after a printed label
-    ("Reading (kWh) 8") is then a field of its own."""
+    least :data:`RUN_OVER_LABEL` times as tall as the rest's median (the label's letters)
+    and :data:`LABEL_STEP` times as tall as its tallest (a bracket), few short ones lie
+    between them and the short ones are all on one side: a digit written right after a
+    printed label ("Reading (kWh) 8") is then a field of its own."""
     if len(group) < 3:
         return [group]
     order = sorted(group, key=lambda label: boxes[label][0] + boxes[label][2] / 2)
