@@ -48,9 +48,9 @@ WALL_SLANT = 2.0
 #: this share) stands on the same rule within this many of its heights; else it is a stroke.
 TOOTH_LIKENESS, TOOTH_REACH = 0.08, 4.0
 #: ... unless a rule runs across its free end's column, more than BROKEN_WALL px (a wall broken
-#: by binarisation) and at most BOX_REACH of its heights away: then it is a stroke standing in
+#: by binarisation) and at most FACING_REACH of its heights away: then it is a stroke standing in
 #: a closed box (the box's inner walls meet both rules).
-BROKEN_WALL, BOX_REACH = 4, 1.5
+BROKEN_WALL, FACING_REACH = 4, 1.5
 #: A box's sides fill this share of its width or height (a one-digit box, an open cell) ...
 BOX_SIDE_FILL = 0.85
 #: ... and it is at least this tall and wide (px).
@@ -338,10 +338,9 @@ def _walls(across: np.ndarray, stats: np.ndarray, uprights: np.ndarray) -> list[
         return bool(across[max(0, y - 3) : min(height, y + 4), x : x + w].any())
 
     def faces(y: int, x: int, w: int, h: int, down: bool) -> bool:
-        # A rule across the free end's column, a gap and at most BOX_REACH heights away.
-        near, far = (
-            (y + BROKEN_WALL, y + BOX_REACH * h) if down else (y - BOX_REACH * h, y - BROKEN_WALL)
-        )
+        # A rule across the free end's column, a gap and at most FACING_REACH heights away.
+        reach = FACING_REACH * h
+        near, far = (y + BROKEN_WALL, y + reach) if down else (y - reach, y - BROKEN_WALL)
         return bool(across[max(0, int(near)) : max(0, min(height, int(far))), x : x + w].any())
 
     ends = {}
