@@ -189,10 +189,18 @@ def main() -> int:
     parser.add_argument("--model", help="model folder for formreader (default: bundled)")
     parser.add_argument("--readers", default="both", help="formreader --reader values to run")
     parser.add_argument("--scale", type=float, default=1.0, help="draw the pages this much larger")
+    parser.add_argument(
+        "--hands",
+        help="write the pages with these digits instead of MNIST test digits: a folder of"
+        " digit sub-folders 0-9, e.g. ../shared/data/cvl/valid (other writers)",
+    )
     args = parser.parse_args()
     extra = ["--model", args.model] if args.model else []
     use_tesseract = not args.no_tesseract and shutil.which("tesseract")
-    pool = synth.DigitPool.from_npz(args.mnist, "test")
+    if args.hands:
+        pool = synth.DigitPool.from_folder(args.hands)
+    else:
+        pool = synth.DigitPool.from_npz(args.mnist, "test")
     work = Path(args.keep or tempfile.mkdtemp(prefix="formreader-bench-"))
     header = f"{'kind':<8}{'reader':<12}{'fields':>7}{'field acc':>10}{'char acc':>10}"
     header += f"{'spurious/page':>15}{'unflagged':>10}{'of them right':>14}{'pages/s':>9}"

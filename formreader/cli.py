@@ -438,8 +438,8 @@ def draw(model, save_dir):
     "--from",
     "start_from",
     type=click.Path(exists=True, file_okay=False),
-    help="With --data: model folder to start from (default: the bundled model). With "
-    "--arch crnn: continue training that folder's string model.",
+    help="With --data: model folder to start from (default: the bundled model). Without "
+    "--data: continue training that folder's digit CNN (or with --arch crnn its string model).",
 )
 @click.option(
     "--no-mnist",
@@ -500,6 +500,10 @@ def train(mnist, out_dir, epochs, arch, data, start_from, no_mnist, seed, limit)
             click.echo(f"MNIST test accuracy after={result.mnist_after:.4f}")
         click.echo(f"wrote {result.out_dir}")
         return
+    if start_from and arch in ("gate", "mlp"):
+        raise click.UsageError(
+            "--from continues the digit CNN or, with --arch crnn, the string model"
+        )
     try:
         if arch == "crnn":
             from formreader.train_strings import STRING_SAMPLES, train_strings
@@ -519,7 +523,14 @@ def train(mnist, out_dir, epochs, arch, data, start_from, no_mnist, seed, limit)
             )
         else:
             result = train_digits(
-                out_dir, mnist, arch=arch, epochs=epochs or 36, seed=seed, limit=limit, echo=echo
+                out_dir,
+                mnist,
+                arch=arch,
+                epochs=epochs or 36,
+                seed=seed,
+                limit=limit,
+                start_from=start_from,
+                echo=echo,
             )
     except FormreaderError as exc:
         _fail(exc)

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from formreader.exceptions import DataError
-from formreader.normalize import CANVAS, NORMALIZATION_VERSION, normalize_batch
+from formreader import synth
+from formreader.exceptions import DataError, ModelError
+from formreader.normalize import CANVAS, NORMALIZATION_VERSION, normalize_batch, normalize_digit
 
 # Quiet TensorFlow's C++ logging; keep oneDNN on (it trains twice as fast on CPU).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -41,6 +42,9 @@ MAX_SHEAR = 0.25
 MAX_ASPECT = 0.12
 MAX_SHIFT = 2.0
 THICKNESS_PROBABILITY = 0.4
+
+# Peak learning rate when continuing a trained digit CNN (--from without --data).
+CONTINUE_LEARNING_RATE = 5e-4
 
 GATE_EXAMPLES = 60000
 GATE_EPOCHS = 10
@@ -97,6 +101,19 @@ def load_mnist(path: str | os.PathLike | None = None):
 def normalize_mnist(x: np.ndarray) -> np.ndarray:
     """MNIST digits through the one normalisation function (white ink on black)."""
     return normalize_batch(x, ink_is_dark=False)
+
+
+def continental_forms(x: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
+    """A copy of MNIST digits ``x`` (uint8) with :data:`formreader.synth.CONTINENTAL_SHARE`
+    of the 1s and 7s written the continental way (a flagged 1, a crossed 7), normalised again
+    like every digit."""
+    rng = np.random.default_rng([seed, 17])
+    x = x.copy()
+    for i in np.flatnonzero(np.isin(y, (1, 7))):
+        if rng.random() < synth.CONTINENTAL_SHARE:
+            ink = synth.continental(x[i], int(y[i]), rng)
+            x[i] = np.round(normalize_digit(ink, ink_is_dark=False) * 255)
+    return x
 
 
 def _conv_block(x, filters: int, kernel: int = 3, strides: int = 1, padding: str = "same"):
@@ -314,9 +331,12 @@ def train(
     epochs: int = 36,
     seed: int = 0,
     limit: int | None = None,
+    start_from: str | os.PathLike | None = None,
     echo=log.info,
 ) -> TrainResult:
     """Train a digit model on MNIST and write it with its curves, history and model card.
+
+    A share of the 1s and 7s is written the continental way (:func:`continental_forms`).
 
     Parameters
     ----------
@@ -331,6 +351,9 @@ def train(
     seed : int
     limit : int or None
         Train on only the first ``limit`` training images (for tests and quick trials).
+    start_from : path-like or None
+        Continue training this model folder's digit CNN (``arch`` is then ignored) at the
+        lower peak rate :data:`CONTINUE_LEARNING_RATE`.
     echo : callable
         Receives one progress line per epoch.
     """
@@ -342,10 +365,20 @@ def train(
     (x_train, y_train), (x_test, y_test) = load_mnist(mnist)
     if limit:
         x_train, y_train = x_train[:limit], y_train[:limit]
+    x_train = continental_forms(x_train, y_train, seed)
     x_train, x_test = normalize_mnist(x_train), normalize_mnist(x_test)
     one_hot = np.eye(NUM_CLASSES, dtype=np.float32)
     keras_path = out_dir / KERAS_NAME
-    model = build_model(arch)
+    peak = None
+    if start_from:
+        source = Path(start_from) / KERAS_NAME
+        try:
+            model = keras.models.load_model(source, safe_mode=True)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot continue from {source}: {exc}") from None
+        arch, peak = "cnn", CONTINUE_LEARNING_RATE
+    else:
+        model = build_model(arch)
     started = time.perf_counter()
     history = _fit(
         model,
@@ -356,6 +389,7 @@ def train(
         checkpoint=keras_path,
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=LABEL_SMOOTHING),
         echo=echo,
+        peak=peak,
     )
     seconds_per_epoch = (time.perf_counter() - started) / max(1, len(history))
     model = keras.models.load_model(keras_path, safe_mode=True)
@@ -381,7 +415,9 @@ def train(
             "shear": MAX_SHEAR,
             "shift_pixels": MAX_SHIFT,
             "thickness_probability": THICKNESS_PROBABILITY,
+            "continental_share": synth.CONTINENTAL_SHARE,
         },
+        "continued_from": str(start_from) if start_from else None,
         "epochs_run": len(history),
         "epochs_max": epochs,
         "seed": seed,
@@ -445,6 +481,7 @@ def train_gate(
     keras.utils.set_random_seed(seed)
     (x_train, y_train), (x_test, y_test) = load_mnist(mnist)
     n = min(limit or GATE_EXAMPLES, len(x_train))
+    x_train[:n] = continental_forms(x_train[:n], y_train[:n], seed)
     rng = np.random.default_rng([seed, 1])
     positives = [image.astype(np.float32) / 255 for image in x_train[:n]]
     negatives = nondigit_examples(x_train, y_train, n, seed)
