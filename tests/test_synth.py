@@ -1,0 +1,85 @@
+"""The synthetic handwriting's building blocks: continental 1s and 7s, varied digits, pools."""
+
+import cv2
+import numpy as np
+import pytest
+
+from formreader import synth
+from tests.conftest import write_image
+
+
+def stem() -> np.ndarray:
+    """A bare upright stroke, 3 px wide, rows 4-23 (an American 1)."""
+    image = np.zeros((28, 28), np.uint8)
+    image[4:24, 13:16] = 255
+    return image
+
+
+def seven() -> np.ndarray:
+    """A 7 without a bar: a top stroke and an upright stem on its right."""
+    image = np.zeros((28, 28), np.uint8)
+    image[4:7, 6:20] = 255
+    image[4:24, 17:20] = 255
+    return image
+
+
+def test_a_continental_one_gets_a_flag_from_the_top_down_to_the_left():
+    flagged = synth.continental(stem(), 1, np.random.default_rng(0))
+    added = (flagged > 127) & (stem() == 0)
+    ys, xs = np.nonzero(added)
+    assert added.sum() >= 6  # a stroke, not a speck
+    assert xs.max() <= 15 and (xs < 13).mean() > 0.7  # left of the stem, nothing right of it
+    assert ys.min() <= 5 and xs[ys == ys.max()].max() < 10  # from its top, down to the left
+    assert ys.max() <= 4 + 0.5 * 20 + 2  # no longer than half the height
+    assert np.array_equal(flagged[stem() > 0], stem()[stem() > 0])  # the stem stays
+
+
+def test_a_continental_seven_is_crossed_below_its_middle():
+    crossed = synth.continental(seven(), 7, np.random.default_rng(0))
+    added = (crossed > 127) & (seven() == 0)
+    ys, xs = np.nonzero(added)
+    assert xs.min() < 17 and xs.max() > 19  # on both sides of the stem
+    assert ys.min() >= 12 and ys.max() <= 19  # between half and two thirds down
+
+
+@pytest.mark.parametrize("digit", [0, 2, 4, 9])
+def test_other_digits_are_not_continentalised(digit):
+    assert np.array_equal(synth.continental(stem(), digit, np.random.default_rng(0)), stem())
+
+
+def test_a_varied_digit_is_padded_kept_whole_and_reproducible():
+    image = seven()
+    first = synth.vary_digit(image, np.random.default_rng(3))
+    again = synth.vary_digit(image, np.random.default_rng(3))
+    assert first.shape == (28 + 2 * synth.VARY_PAD,) * 2 and first.dtype == np.uint8
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first[4:-4, 4:-4], image)  # it did change
+    ink = (first > 127).sum()
+    assert 0.6 * (image > 127).sum() <= ink <= 1.5 * (image > 127).sum()
+    with pytest.raises(ValueError, match="2-D uint8"):
+        synth.vary_digit(image.astype(np.float32), np.random.default_rng(3))
+
+
+def test_a_pool_from_digit_folders_is_mnist_style(tmp_path):
+    for digit in range(10):
+        paper = np.full((60, 40), 235, np.uint8)
+        cv2.putText(paper, str(digit), (6, 48), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 30, 2)
+        (tmp_path / str(digit)).mkdir()
+        write_image(tmp_path / str(digit) / f"{digit}-a.png", paper)
+    pool = synth.DigitPool.from_folder(tmp_path)
+    assert pool.images.shape == (10, 28, 28) and list(pool.labels) == list(range(10))
+    one = pool.images[1]
+    assert one.max() == 255 and one[0].max() == 0  # white ink on black, margins kept
+    with pytest.raises(ValueError, match="no PNG digits"):
+        synth.DigitPool.from_folder(tmp_path / "none")
+
+
+def test_a_varied_pool_hands_out_other_versions_of_its_digits():
+    images = np.stack([stem()] * 10)
+    pool = synth.DigitPool(images, np.arange(10), varied=True)
+    drawn = [pool.sample(3, np.random.default_rng(i)) for i in range(3)]
+    assert all(d.shape == (36, 36) for d in drawn)
+    assert not np.array_equal(drawn[0], drawn[1])
+    assert np.array_equal(
+        synth.DigitPool(images, np.arange(10)).sample(3, np.random.default_rng(0)), stem()
+    )
