@@ -49,8 +49,10 @@ VARY_SCALE = 0.15
 VARY_BEND = 3.0
 VARY_PAD = 4
 # Share of the 1s and 7s written the continental way in training data (:func:`continental`):
-# the digit CNN continued 3 epochs on MNIST with it read CVL valid 0.935 -> 0.951 (its 1s
-# 0.76 -> 0.91) for MNIST test 0.9972 -> 0.9961 (2026-12-05).
+# the digit CNN continued 3 epochs on MNIST with it read CVL valid 0.935 -> 0.946-0.951 (its
+# 1s 0.76 -> 0.87-0.91) for MNIST test 0.9972 -> 0.996 (2026-12-05). Not in the gate's data: a
+# gate trained with them took printed serif 1s and l's for digits (spurious digits per form
+# page, 7 runs summed, 1.55 -> 2.56).
 CONTINENTAL_SHARE = 0.4
 
 _TITLES = (

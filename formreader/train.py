@@ -481,7 +481,6 @@ def train_gate(
     keras.utils.set_random_seed(seed)
     (x_train, y_train), (x_test, y_test) = load_mnist(mnist)
     n = min(limit or GATE_EXAMPLES, len(x_train))
-    x_train[:n] = continental_forms(x_train[:n], y_train[:n], seed)
     rng = np.random.default_rng([seed, 1])
     positives = [image.astype(np.float32) / 255 for image in x_train[:n]]
     negatives = nondigit_examples(x_train, y_train, n, seed)
