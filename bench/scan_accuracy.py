@@ -10,7 +10,10 @@ Prints, per kind and reader (``--readers digits,string,both``: the segmenting di
 string model, both with disagreement flagged): field accuracy (whole field exact), character
 accuracy, spurious digits per page, how many fields went through unflagged (status ``ok``) and
 how many of those were right, pages per second. ``--scale 2`` draws every page at twice its
-size (a 600 dpi scan of a 300 dpi page, say).
+size (a 600 dpi scan of a 300 dpi page, say). ``--hands ../shared/data/cvl/valid`` writes the
+pages with other writers' digits (CVL: European hands, a thinner pen) instead of MNIST's:
+
+    python bench/scan_accuracy.py --mnist ../shared/data/mnist.npz --hands ../shared/data/cvl/valid
 """
 
 from __future__ import annotations
