@@ -446,13 +446,20 @@ def draw(model, save_dir):
     is_flag=True,
     help="With --data: train a new CNN on your digits only (no MNIST replay).",
 )
+@click.option(
+    "--continental",
+    is_flag=True,
+    help="Digit CNN: write 40 % of MNIST's 1s and 7s the continental-European way (flagged 1s, "
+    "crossed 7s). 3 epochs --from the bundled model: CVL valid 0.935 -> 0.951, MNIST test "
+    "0.9972 -> 0.996.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--limit",
     type=click.IntRange(100),
     help="Use only the first N training images (crnn: make N synthetic strings).",
 )
-def train(mnist, out_dir, epochs, arch, data, start_from, no_mnist, seed, limit):
+def train(mnist, out_dir, epochs, arch, data, start_from, no_mnist, continental, seed, limit):
     """Train a digit model (or the gate) on MNIST and export it for `scan` and `read`.
 
     \b
@@ -500,6 +507,8 @@ def train(mnist, out_dir, epochs, arch, data, start_from, no_mnist, seed, limit)
             click.echo(f"MNIST test accuracy after={result.mnist_after:.4f}")
         click.echo(f"wrote {result.out_dir}")
         return
+    if continental and (data or arch in ("gate", "crnn")):
+        raise click.UsageError("--continental is for training the digit CNN on MNIST")
     if start_from and arch in ("gate", "mlp"):
         raise click.UsageError(
             "--from continues the digit CNN or, with --arch crnn, the string model"
@@ -530,6 +539,7 @@ def train(mnist, out_dir, epochs, arch, data, start_from, no_mnist, seed, limit)
                 seed=seed,
                 limit=limit,
                 start_from=start_from,
+                continental=continental,
                 echo=echo,
             )
     except FormreaderError as exc:

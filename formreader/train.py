@@ -44,7 +44,7 @@ MAX_SHIFT = 2.0
 THICKNESS_PROBABILITY = 0.4
 
 # Peak learning rate when continuing a trained digit CNN (--from without --data).
-CONTINUE_LEARNING_RATE = 5e-4
+CONTINUE_LEARNING_RATE = 3e-4
 
 GATE_EXAMPLES = 60000
 GATE_EPOCHS = 10
@@ -332,11 +332,11 @@ def train(
     seed: int = 0,
     limit: int | None = None,
     start_from: str | os.PathLike | None = None,
+    continental: bool = False,
     echo=log.info,
 ) -> TrainResult:
     """Train a digit model on MNIST and write it with its curves, history and model card.
 
-    A share of the 1s and 7s is written the continental way (:func:`continental_forms`).
 
     Parameters
     ----------
@@ -354,6 +354,9 @@ def train(
     start_from : path-like or None
         Continue training this model folder's digit CNN (``arch`` is then ignored) at the
         lower peak rate :data:`CONTINUE_LEARNING_RATE`.
+    continental : bool
+        Write a share of the 1s and 7s the continental way (:func:`continental_forms`), for
+        writers who flag their 1s and cross their 7s.
     echo : callable
         Receives one progress line per epoch.
     """
@@ -365,7 +368,8 @@ def train(
     (x_train, y_train), (x_test, y_test) = load_mnist(mnist)
     if limit:
         x_train, y_train = x_train[:limit], y_train[:limit]
-    x_train = continental_forms(x_train, y_train, seed)
+    if continental:
+        x_train = continental_forms(x_train, y_train, seed)
     x_train, x_test = normalize_mnist(x_train), normalize_mnist(x_test)
     one_hot = np.eye(NUM_CLASSES, dtype=np.float32)
     keras_path = out_dir / KERAS_NAME
@@ -415,7 +419,7 @@ def train(
             "shear": MAX_SHEAR,
             "shift_pixels": MAX_SHIFT,
             "thickness_probability": THICKNESS_PROBABILITY,
-            "continental_share": synth.CONTINENTAL_SHARE,
+            "continental_share": synth.CONTINENTAL_SHARE if continental else 0.0,
         },
         "continued_from": str(start_from) if start_from else None,
         "epochs_run": len(history),

@@ -55,7 +55,7 @@ def _make_chunk(args) -> tuple[np.ndarray, np.ndarray]:
     from formreader import synth
 
     images, labels, seed, start, count = args
-    pool = synth.DigitPool(images, labels, varied=True)
+    pool = synth.DigitPool(images, labels)
     x = np.zeros((count, STRIP_HEIGHT, STRIP_WIDTH), np.uint8)
     y = np.full((count, MAX_DIGITS), -1, np.int32)
     for i in range(count):

@@ -1,4 +1,4 @@
-"""The synthetic handwriting's building blocks: continental 1s and 7s, varied digits, pools."""
+"""The synthetic handwriting's building blocks: continental 1s and 7s, pools of digits."""
 
 import cv2
 import numpy as np
@@ -47,19 +47,6 @@ def test_other_digits_are_not_continentalised(digit):
     assert np.array_equal(synth.continental(stem(), digit, np.random.default_rng(0)), stem())
 
 
-def test_a_varied_digit_is_padded_kept_whole_and_reproducible():
-    image = seven()
-    first = synth.vary_digit(image, np.random.default_rng(3))
-    again = synth.vary_digit(image, np.random.default_rng(3))
-    assert first.shape == (28 + 2 * synth.VARY_PAD,) * 2 and first.dtype == np.uint8
-    assert np.array_equal(first, again)
-    assert not np.array_equal(first[4:-4, 4:-4], image)  # it did change
-    ink = (first > 127).sum()
-    assert 0.6 * (image > 127).sum() <= ink <= 1.5 * (image > 127).sum()
-    with pytest.raises(ValueError, match="2-D uint8"):
-        synth.vary_digit(image.astype(np.float32), np.random.default_rng(3))
-
-
 def test_a_pool_from_digit_folders_is_mnist_style(tmp_path):
     for digit in range(10):
         paper = np.full((60, 40), 235, np.uint8)
@@ -72,14 +59,3 @@ def test_a_pool_from_digit_folders_is_mnist_style(tmp_path):
     assert one.max() == 255 and one[0].max() == 0  # white ink on black, margins kept
     with pytest.raises(ValueError, match="no PNG digits"):
         synth.DigitPool.from_folder(tmp_path / "none")
-
-
-def test_a_varied_pool_hands_out_other_versions_of_its_digits():
-    images = np.stack([stem()] * 10)
-    pool = synth.DigitPool(images, np.arange(10), varied=True)
-    drawn = [pool.sample(3, np.random.default_rng(i)) for i in range(3)]
-    assert all(d.shape == (36, 36) for d in drawn)
-    assert not np.array_equal(drawn[0], drawn[1])
-    assert np.array_equal(
-        synth.DigitPool(images, np.arange(10)).sample(3, np.random.default_rng(0)), stem()
-    )

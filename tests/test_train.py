@@ -46,17 +46,22 @@ def test_train_mlp_runs(tmp_path, mnist_path):
     assert (out / "digits.tflite").is_file()
 
 
-def test_train_continues_a_digit_cnn_but_not_the_gate(tmp_path, mnist_path):
+def test_train_continues_a_digit_cnn_with_continental_ones_but_not_the_gate(tmp_path, mnist_path):
     first = tmp_path / "first"
     assert run_train(mnist_path, first, "--epochs", "1", "--limit", "1000").exit_code == 0
     more = tmp_path / "more"
-    result = run_train(mnist_path, more, "--epochs", "1", "--limit", "1000", "--from", first)
+    options = ("--epochs", "1", "--limit", "1000", "--from", first, "--continental")
+    result = run_train(mnist_path, more, *options)
     assert result.exit_code == 0, result.output
     card = json.loads((more / "model_card.json").read_text())
     assert card["continued_from"] == str(first)
     assert card["augmentation"]["continental_share"] == 0.4
+    first_card = json.loads((first / "model_card.json").read_text())
+    assert first_card["augmentation"]["continental_share"] == 0.0
     refused = run_train(mnist_path, tmp_path / "gate", "--arch", "gate", "--from", first)
     assert refused.exit_code == 2 and "--from continues the digit CNN" in refused.output
+    refused = run_train(mnist_path, tmp_path / "s", "--arch", "crnn", "--continental")
+    assert refused.exit_code == 2 and "--continental is for" in refused.output
 
 
 def test_train_with_bad_mnist_file_fails_clearly(tmp_path):
