@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from formreader import synth
-from tests.conftest import write_image
+from conftest import write_image
 
 
 def stem() -> np.ndarray:
