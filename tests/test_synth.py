@@ -3,9 +3,9 @@
 import cv2
 import numpy as np
 import pytest
+from conftest import write_image
 
 from formreader import synth
-from conftest import write_image
 
 
 def stem() -> np.ndarray:
