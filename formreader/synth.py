@@ -33,9 +33,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from formreader.io import load_image
 from formreader.nondigits import font_files, load_font
-from formreader.normalize import normalize_batch
 
 KINDS = ("form", "photo", "strip", "single")
 
@@ -173,16 +171,17 @@ class DigitPool:
     def from_folder(cls, path) -> DigitPool:
         """Load digit images from sub-folders ``0`` … ``9`` (e.g. CVL: dark ink on light paper).
 
-        Each image goes through :func:`formreader.normalize.normalize_digit` (MNIST style,
-        28x28) and its strokes are widened by one pixel: thin pens come out of the 28-px
-        canvas fainter and thinner than MNIST's, and the generator sets the pen width itself.
+        The folders are read as ``train --data`` reads them
+        (:func:`formreader.retrain.load_digit_folders`: MNIST style, 28x28) and the strokes
+        are widened by one pixel: thin pens come out of the 28-px canvas fainter and thinner
+        than MNIST's, and the generator sets the pen width itself.
         """
-        files = [(d, f) for d in range(10) for f in sorted(Path(path, str(d)).glob("*.png"))]
-        if not files:
-            raise ValueError(f"no PNG digits in {path}/0 … {path}/9")
-        digits = normalize_batch([load_image(f) for _, f in files])
-        wide = [cv2.dilate(np.round(d * 255).astype(np.uint8), np.ones((2, 2))) for d in digits]
-        return cls(np.stack(wide), np.array([d for d, _ in files]))
+        from formreader.retrain import load_digit_folders
+
+        digits = load_digit_folders(Path(path))
+        pen = np.ones((2, 2), np.uint8)
+        wide = [cv2.dilate(np.round(d * 255).astype(np.uint8), pen) for d in digits.images]
+        return cls(np.stack(wide), digits.labels)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -212,7 +211,6 @@ def continental(image: np.ndarray, digit: int, rng: np.random.Generator) -> np.n
     height = bottom - top + 1
     skeleton = _skeleton((image > 127).astype(np.uint8))
     pen = max(1, int(round(ys.size / max(1, np.count_nonzero(skeleton)))))
-    out = image.copy()
     scale = 4  # draw at 4x for anti-aliased sub-pixel lines
     big = np.zeros((image.shape[0] * scale, image.shape[1] * scale), np.uint8)
     if digit == 1:
@@ -231,7 +229,7 @@ def continental(image: np.ndarray, digit: int, rng: np.random.Generator) -> np.n
     points = [tuple(int(round(v * scale)) for v in p) for p in (start, end)]
     cv2.line(big, points[0], points[1], 255, pen * scale, cv2.LINE_AA)
     stroke = cv2.resize(big, image.shape[::-1], interpolation=cv2.INTER_AREA)
-    return np.maximum(out, stroke)
+    return np.maximum(image, stroke)
 
 
 # --------------------------------------------------------------------------- handwriting

@@ -337,7 +337,6 @@ def train(
 ) -> TrainResult:
     """Train a digit model on MNIST and write it with its curves, history and model card.
 
-
     Parameters
     ----------
     out_dir : path-like

@@ -6,6 +6,7 @@ import pytest
 from conftest import write_image
 
 from formreader import synth
+from formreader.exceptions import DataError
 
 
 def stem() -> np.ndarray:
@@ -57,5 +58,5 @@ def test_a_pool_from_digit_folders_is_mnist_style(tmp_path):
     assert pool.images.shape == (10, 28, 28) and list(pool.labels) == list(range(10))
     one = pool.images[1]
     assert one.max() == 255 and one[0].max() == 0  # white ink on black, margins kept
-    with pytest.raises(ValueError, match="no PNG digits"):
+    with pytest.raises(DataError, match="no labelled digits found"):
         synth.DigitPool.from_folder(tmp_path / "none")
