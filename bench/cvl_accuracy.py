@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from formreader.classify import DigitClassifier
-from formreader.io import load_image
-from formreader.normalize import normalize_batch
+from formreader.retrain import load_digit_folders
 
 
 def main() -> None:
@@ -23,13 +22,9 @@ def main() -> None:
     parser.add_argument("--cvl", required=True, help="folder with digit sub-folders 0..9")
     parser.add_argument("--model", help="model folder (default: bundled)")
     args = parser.parse_args()
-    images, labels = [], []
-    for digit in range(10):
-        for path in sorted((Path(args.cvl) / str(digit)).glob("*.png")):
-            images.append(load_image(path))
-            labels.append(digit)
-    labels = np.array(labels)
-    predicted = DigitClassifier(args.model).predict(normalize_batch(images)).argmax(axis=1)
+    digits = load_digit_folders(Path(args.cvl))
+    labels = digits.labels
+    predicted = DigitClassifier(args.model).predict(digits.images).argmax(axis=1)
     for digit in range(10):
         mask = labels == digit
         print(f"digit {digit}: {np.mean(predicted[mask] == digit):.4f} ({mask.sum()} images)")
