@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from formreader import synth
 from formreader.classify import BLANK, MAX_DIGITS, ctc_decode
 from formreader.exceptions import ModelError
 from formreader.normalize import NORMALIZATION_VERSION, STRIP_HEIGHT, STRIP_WIDTH, normalize_strip
@@ -27,6 +28,7 @@ from formreader.train import (
     _schedule,
     _update_card,
     _write_history,
+    continental_forms,
     export_tflite,
     load_mnist,
     mnist_path,
@@ -52,8 +54,6 @@ _CHUNK = 500
 
 def _make_chunk(args) -> tuple[np.ndarray, np.ndarray]:
     """Worker: ``count`` normalised synthetic strings and their padded labels."""
-    from formreader import synth
-
     images, labels, seed, start, count = args
     pool = synth.DigitPool(images, labels)
     x = np.zeros((count, STRIP_HEIGHT, STRIP_WIDTH), np.uint8)
@@ -147,6 +147,7 @@ def train_strings(
     seed: int = 0,
     workers: int | None = None,
     start_from: str | os.PathLike | None = None,
+    continental: bool = False,
     echo=log.info,
 ) -> TrainResult:
     """Train the string model on synthetic strings of MNIST training digits.
@@ -157,6 +158,9 @@ def train_strings(
     same ``samples`` and ``seed`` (string ``i`` depends only on ``(seed, i)``, so the first
     strings of a larger set are those of a smaller one). With ``start_from`` (a model folder)
     training continues from its string model, at the lower peak ``STRING_CONTINUE_RATE``.
+    With ``continental`` a share of the training pool's 1s and 7s is written the
+    continental-European way (:func:`formreader.train.continental_forms`); the test strings
+    keep MNIST's own.
     """
     import keras
     import tensorflow as tf
@@ -165,12 +169,15 @@ def train_strings(
     out_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
     (x_train, y_train), (x_test, y_test) = load_mnist(mnist)
+    if continental:
+        x_train = continental_forms(x_train, y_train, seed)
+    meta = [samples, seed, int(continental)]
     cache = out_dir / "synthetic_strings.npz"
     n_val = min(STRING_VALIDATION, samples // 10)
     cached = None
     if cache.is_file():
         with np.load(cache) as data:
-            if data["meta"].tolist() == [samples, seed]:
+            if data["meta"].tolist() == meta:
                 cached = data["x"], data["y"], data["x_test"], data["y_test"]
     if cached:
         x, y, x_test_s, y_test_s = cached
@@ -179,7 +186,7 @@ def train_strings(
         workers = workers or os.cpu_count() or 1
         x, y = synthetic_strings(x_train, y_train, samples, seed, workers)
         x_test_s, y_test_s = synthetic_strings(x_test, y_test, n_val, seed + 1, workers)
-        np.savez(cache, x=x, y=y, x_test=x_test_s, y_test=y_test_s, meta=[samples, seed])
+        np.savez(cache, x=x, y=y, x_test=x_test_s, y_test=y_test_s, meta=meta)
         echo(f"made {samples + n_val} synthetic strings in {time.perf_counter() - started:.0f}s")
 
     x_fit, y_fit = x[n_val:], y[n_val:]
@@ -260,6 +267,7 @@ def train_strings(
                     "train_strings": int(len(x_fit)),
                     "validation_strings": int(n_val),
                     "generator": "formreader.synth.make_string on MNIST training digits",
+                    "continental_share": synth.CONTINENTAL_SHARE if continental else 0.0,
                 },
                 "epochs_run": len(history),
                 "continued_from": str(start_from) if start_from else None,

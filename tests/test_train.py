@@ -60,7 +60,7 @@ def test_train_continues_a_digit_cnn_with_continental_ones_but_not_the_gate(tmp_
     assert first_card["augmentation"]["continental_share"] == 0.0
     refused = run_train(mnist_path, tmp_path / "gate", "--arch", "gate", "--from", first)
     assert refused.exit_code == 2 and "--from continues the digit CNN" in refused.output
-    refused = run_train(mnist_path, tmp_path / "s", "--arch", "crnn", "--continental")
+    refused = run_train(mnist_path, tmp_path / "s", "--arch", "gate", "--continental")
     assert refused.exit_code == 2 and "--continental is for" in refused.output
 
 
@@ -82,15 +82,17 @@ def test_train_string_model_writes_its_files_beside_the_digits(tmp_path, mnist_p
         assert (out / name).stat().st_size > 0, name
     card = json.loads((out / "model_card.json").read_text())["strings"]
     assert card["data"]["train_strings"] == 270 and card["input"] == [32, 256]
+    assert card["data"]["continental_share"] == 0.0
     readings = StringReader(out).read(np.zeros((2, 32, 256), np.float32))
     assert len(readings) == 2 and all(text.isdigit() or text == "" for text, _ in readings)
-    # Continue training that model on more strings.
+    # Continue training that model on more strings, with continental 1s and 7s.
     more = tmp_path / "more"
-    options = ("--arch", "crnn", "--epochs", "1", "--limit", "400", "--from", out)
+    options = ("--arch", "crnn", "--epochs", "1", "--limit", "400", "--from", out, "--continental")
     result = run_train(mnist_path, more, *options)
     assert result.exit_code == 0, result.output
     card = json.loads((more / "model_card.json").read_text())["strings"]
     assert card["continued_from"] == str(out) and card["data"]["train_strings"] == 360
+    assert card["data"]["continental_share"] == 0.4
 
 
 def test_train_gate_writes_its_files_and_tells_digits_from_print(tmp_path, mnist_path):
