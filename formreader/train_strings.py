@@ -169,8 +169,6 @@ def train_strings(
     out_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
     (x_train, y_train), (x_test, y_test) = load_mnist(mnist)
-    if continental:
-        x_train = continental_forms(x_train, y_train, seed)
     meta = [samples, seed, int(continental)]
     cache = out_dir / "synthetic_strings.npz"
     n_val = min(STRING_VALIDATION, samples // 10)
@@ -184,6 +182,8 @@ def train_strings(
     else:
         started = time.perf_counter()
         workers = workers or os.cpu_count() or 1
+        if continental:
+            x_train = continental_forms(x_train, y_train, seed)
         x, y = synthetic_strings(x_train, y_train, samples, seed, workers)
         x_test_s, y_test_s = synthetic_strings(x_test, y_test, n_val, seed + 1, workers)
         np.savez(cache, x=x, y=y, x_test=x_test_s, y_test=y_test_s, meta=meta)
