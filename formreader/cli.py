@@ -475,6 +475,10 @@ def train(mnist, out_dir, epochs, arch, data, start_from, no_mnist, continental,
     from formreader.train import train as train_digits
 
     echo = lambda line: click.echo(line, err=True)  # noqa: E731
+    if continental and (data or arch in ("gate", "mlp")):
+        raise click.UsageError(
+            "--continental is for training the digit CNN or the string model on MNIST"
+        )
     if data:
         from formreader.retrain import retrain
 
@@ -507,10 +511,6 @@ def train(mnist, out_dir, epochs, arch, data, start_from, no_mnist, continental,
             click.echo(f"MNIST test accuracy after={result.mnist_after:.4f}")
         click.echo(f"wrote {result.out_dir}")
         return
-    if continental and (data or arch in ("gate", "mlp")):
-        raise click.UsageError(
-            "--continental is for training the digit CNN or the string model on MNIST"
-        )
     if start_from and arch in ("gate", "mlp"):
         raise click.UsageError(
             "--from continues the digit CNN or, with --arch crnn, the string model"

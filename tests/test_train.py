@@ -62,6 +62,8 @@ def test_train_continues_a_digit_cnn_with_continental_ones_but_not_the_gate(tmp_
     assert refused.exit_code == 2 and "--from continues the digit CNN" in refused.output
     refused = run_train(mnist_path, tmp_path / "s", "--arch", "gate", "--continental")
     assert refused.exit_code == 2 and "--continental is for" in refused.output
+    refused = run_train(mnist_path, tmp_path / "d", "--data", first, "--continental")
+    assert refused.exit_code == 2 and "--continental is for" in refused.output
 
 
 def test_train_with_bad_mnist_file_fails_clearly(tmp_path):
