@@ -47,6 +47,8 @@ _MNIST_STROKE = 0.12
 # reach, so not bundled. A gate trained with them took printed serif 1s and l's for digits
 # (spurious digits per form page, 7 runs summed, 1.55 -> 2.56).
 CONTINENTAL_SHARE = 0.4
+#: Neighbouring digits overlap by at most this share of the narrower one's width.
+MAX_OVERLAP = 0.5
 
 _TITLES = (
     "Application Form",
@@ -319,8 +321,9 @@ def render_digits(
     thickness : float
         Px added to each side of the strokes (> 0 thicker, < 0 thinner) at the final scale.
     gap : float, sequence of float or None
-        Px between the ink boxes of neighbouring digits (negative: touching/overlapping);
-        a sequence gives one gap per pair; ``None`` draws a natural spacing.
+        Px between the ink boxes of neighbouring digits (negative: touching/overlapping, by
+        at most :data:`MAX_OVERLAP` of the narrower digit's width); a sequence gives one gap
+        per pair; ``None`` draws a natural spacing.
     slant : float
         Horizontal shear (0.2 leans the tops right by 20 % of the height), +-0.04 per digit.
 
@@ -341,17 +344,20 @@ def render_digits(
         gaps = np.asarray(gap, float)
         if gaps.shape != (len(text) - 1,):
             raise ValueError(f"need {len(text) - 1} gaps for {len(text)} digits")
-    glyphs, boxes, origins = [], [], []
-    left = 0.0
-    for i, char in enumerate(text):
+    glyphs, boxes, bottoms, origins = [], [], [], []
+    for char in text:
         size = height * rng.uniform(0.9, 1.1)
         ink = _glyph(pool.sample(int(char), rng), size, slant + rng.normal(0, 0.04), thickness)
-        bx, by, bw, bh = _ink_bbox(ink)
-        bottom = height * rng.uniform(-0.04, 0.04)
         glyphs.append(ink)
-        boxes.append((bx, by, bw, bh))
+        boxes.append(_ink_bbox(ink))
+        bottoms.append(height * rng.uniform(-0.04, 0.04))
+    left = 0.0
+    for i, ((bx, by, bw, bh), bottom) in enumerate(zip(boxes, bottoms, strict=True)):
         origins.append((int(round(left)) - bx, int(round(bottom)) - (by + bh)))
-        left += bw + (gaps[i] if i < len(gaps) else 0)
+        if i < len(gaps):
+            # A digit may overlap its neighbour, but not hide under it: a 1 drawn inside an
+            # 8 is unreadable for anyone.
+            left += bw + max(gaps[i], -MAX_OVERLAP * min(bw, boxes[i + 1][2]))
     x0 = min(ox for ox, _ in origins)
     y0 = min(oy for _, oy in origins)
     x1 = max(ox + g.shape[1] for (ox, _), g in zip(origins, glyphs, strict=True))

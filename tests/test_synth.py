@@ -1,5 +1,7 @@
 """The synthetic handwriting's building blocks: continental 1s and 7s, pools of digits."""
 
+import itertools
+
 import cv2
 import numpy as np
 import pytest
@@ -60,3 +62,14 @@ def test_a_pool_from_digit_folders_is_mnist_style(tmp_path):
     assert one.max() == 255 and one[0].max() == 0  # white ink on black, margins kept
     with pytest.raises(DataError, match="no labelled digits found"):
         synth.DigitPool.from_folder(tmp_path / "none")
+
+
+def test_overlapping_digits_never_hide_one_under_the_other():
+    # Every digit but 1 drawn as the bare 7, the 1 as a stem: a narrow digit between wide ones.
+    pool = synth.DigitPool(np.stack([seven()] * 9 + [stem()]), np.array([0, *range(2, 10), 1]))
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        _, boxes = synth.render_digits(pool, "717", rng, height=60, gap=-60)
+        for (x0, _, w0, _), (x1, _, w1, _) in itertools.pairwise(boxes):
+            overlap = x0 + w0 - x1
+            assert 0 < overlap <= synth.MAX_OVERLAP * min(w0, w1) + 1  # touching, not hidden
