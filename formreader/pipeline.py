@@ -92,6 +92,10 @@ STRING_MARGIN = 0.5
 #: classifier reads this surely and that is this tall (share of the field's height) may be a
 #: digit left out: the field is flagged.
 BESIDE_GAP, BESIDE_PROBABILITY, BESIDE_HEIGHT = 0.5, 0.9, 0.6
+#: A digit read from several pieces, two of which read this surely and are this digit-like
+#: alone, full height, is flagged when the gate doubts the whole below this: a 1 standing
+#: against its neighbour read together with it as one digit (1228 read 228).
+SWALLOWED_PROBABILITY, SWALLOWED_DIGITNESS, SWALLOWING_DIGITNESS = 0.95, 0.9, 0.6
 #: Digits of one field further apart than this many field heights are flagged: maybe two
 #: numbers grouped as one.
 WIDE_GAP = 1.2
@@ -436,6 +440,8 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         string_fld = _string_field(fld, probs, atoms)
         if missed_digit_beside(fld, chosen, probs) or _beyond(string_fld.atoms, atoms):
             reading.doubt = "ink next to the digits may be a digit the reading left out"
+        elif swallowed_digit(fld, chosen, probs):
+            reading.doubt = "a digit read from pieces may be two: a 1 against its neighbour"
         elif wide_gap(fld, chosen):
             reading.doubt = "a wide gap between its digits: maybe two numbers"
         heights = (min_height, max_height)
@@ -645,6 +651,30 @@ def missed_digit_beside(fld: segment.Field, chosen: list[tuple[int, int]], probs
         if height >= BESIDE_HEIGHT * fld.height and gap <= BESIDE_GAP * fld.height:
             return True
     return False
+
+
+def swallowed_digit(fld: segment.Field, chosen: list[tuple[int, int]], probs: dict) -> bool:
+    """Whether a chosen digit the gate doubts is made of two pieces that are each a sure,
+    full-height digit alone (a 1 standing against its neighbour, read with it as one digit).
+    A piece of a broken digit rarely is: the 4s, 8s and 9s that one sure piece and a
+    fragment make were right on the scan bench."""
+
+    def sure_digit(i: int) -> bool:
+        alone = probs.get((i, i + 1))
+        atom = fld.atoms[i]
+        return bool(
+            alone
+            and float(alone[0].max()) >= SWALLOWED_PROBABILITY
+            and alone[1] >= SWALLOWED_DIGITNESS
+            and atom.y1 - atom.y0 >= FULL_HEIGHT * fld.height
+        )
+
+    return any(
+        probs[start, end][1] < SWALLOWING_DIGITNESS
+        and sum(sure_digit(i) for i in range(start, end)) >= 2
+        for start, end in chosen
+        if end - start >= 2
+    )
 
 
 def _beyond(atoms: list, chosen_atoms: list) -> bool:

@@ -25,6 +25,7 @@ from formreader.pipeline import (
     read_page,
     skipped_ink,
     surest_run,
+    swallowed_digit,
     wide_gap,
 )
 from formreader.segment import Atom, Field
@@ -233,6 +234,23 @@ def test_a_sure_digit_of_full_height_next_to_the_reading_flags_it():
     assert not missed_digit_beside(far, chosen, {(0, 1): (sure, 0.05)})
     low = Field(atoms=[Atom(1, 0, 20, 40, 50, 100), *atoms[1:]], height=40.0)
     assert not missed_digit_beside(low, chosen, {(0, 1): (sure, 0.05)})
+
+
+def test_two_sure_digits_read_as_one_doubtful_digit_flag_the_field():
+    # A 1 standing against a 2 (1228 read 228), then an 8.
+    atoms = [Atom(1, 0, 10, 0, 40, 200), Atom(2, 12, 40, 0, 40, 500), Atom(3, 50, 80, 0, 40, 500)]
+    fld = Field(atoms=atoms, height=40.0)
+    one, two, eight = (np.eye(10)[d] for d in (1, 2, 8))
+    chosen = [(0, 2), (2, 3)]
+    probs = {(0, 1): (one, 0.99), (1, 2): (two, 0.99), (0, 2): (two, 0.49), (2, 3): (eight, 1.0)}
+    assert swallowed_digit(fld, chosen, probs)
+    # The gate finds the whole one digit: a broken digit, not two.
+    assert not swallowed_digit(fld, chosen, {**probs, (0, 2): (two, 0.9)})
+    # One sure piece and a fragment the gate doubts: a broken 4 or 9, read right.
+    assert not swallowed_digit(fld, chosen, {**probs, (1, 2): (two, 0.3)})
+    # A sure piece well short of the field's height is not a digit of its own.
+    short = Field(atoms=[replace(atoms[0], y0=20), *atoms[1:]], height=40.0)
+    assert not swallowed_digit(short, chosen, probs)
 
 
 def test_fields_side_by_side_in_one_row_are_flagged_as_maybe_one_number():
