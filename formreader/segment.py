@@ -33,6 +33,9 @@ STACK_GAP = 0.25
 #: Ruled lines at most this many heights (the taller of two neighbours) above and below a
 #: piece make it boxed.
 BOX_REACH = 1.0
+#: Rules under two neighbouring pieces this far apart in height (share of the taller piece)
+#: are two writing lines, and part two fields.
+LINE_STEP = 0.25
 #: Pieces of about one height on one baseline, at most this many heights apart, are letters
 #: of a printed word when there are at least this many of them in a run.
 WORD_GAP, WORD_LETTERS = 0.8, 2
@@ -207,14 +210,19 @@ def _ruled_between(lines, a, b) -> bool:
     return bool((band.mean(axis=1) >= 0.9).any())
 
 
-def _rule_across(lines, y0: int, y1: int, x0: int, x1: int) -> bool:
-    """Whether a horizontal ruled line (slanted or broken too) runs through rows ``y0:y1``
-    across columns ``x0:x1`` of ``lines``."""
+def _rules_across(lines, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    """Rows (page coordinates) among ``y0:y1`` through which a horizontal ruled line
+    (slanted or broken too) runs across columns ``x0:x1`` of ``lines``."""
     band = lines[max(0, y0) : max(0, y1), x0:x1]
     if not band.size:
-        return False
+        return np.zeros(0, np.int64)
     band = cv2.dilate(band, np.ones((5, 1), np.uint8)) > 0  # a slanted or broken rule
-    return bool((band.mean(axis=1) >= 0.9).any())
+    return max(0, y0) + np.flatnonzero(band.mean(axis=1) >= 0.9)
+
+
+def _rule_across(lines, y0: int, y1: int, x0: int, x1: int) -> bool:
+    """Whether a horizontal ruled line runs through rows ``y0:y1`` across columns ``x0:x1``."""
+    return _rules_across(lines, y0, y1, x0, x1).size > 0
 
 
 def _ruling(lines, box, height: int) -> int:
@@ -273,13 +281,18 @@ def _underlined_gap(lines, a, b) -> bool:
     return _rule_across(lines, bottom - height // 4, bottom + round(BOX_REACH * height), x0, x1)
 
 
-def _underlined(lines, box) -> bool:
-    """Whether a ruled line runs under the middle half of ``box`` (``x, y, w, h``), within
-    :data:`BOX_REACH` of its height below it."""
+def _rules_under(lines, box) -> np.ndarray:
+    """Rows of the ruled line under the middle half of ``box`` (``x, y, w, h``), within
+    :data:`BOX_REACH` of its height below it (empty when there is none)."""
     x, y, w, h = box
-    return _rule_across(
+    return _rules_across(
         lines, y + h - h // 4, y + h + round(BOX_REACH * h), x + w // 4, x + w - w // 4
     )
+
+
+def _underlined(lines, box) -> bool:
+    """Whether a ruled line runs under the middle half of ``box``."""
+    return _rules_under(lines, box).size > 0
 
 
 def on_separate_lines(lines, a, b) -> bool:
@@ -291,6 +304,17 @@ def on_separate_lines(lines, a, b) -> bool:
     bottom = max(a[1] + a[3], b[1] + b[3])
     gap = (a[0] + a[2], bottom - height, b[0] - a[0] - a[2], height)
     return _underlined(lines, a) and _underlined(lines, b) and not _underlined(lines, gap)
+
+
+def on_two_lines(lines, a, b) -> bool:
+    """Whether boxes ``a`` and ``b`` (``a`` left of ``b``, in one row) stand on two writing
+    lines: :func:`on_separate_lines`, and the rules under them lie more than
+    :data:`LINE_STEP` of the taller box's height apart (a comb's base and an underline
+    beside it; a photographed underline broken between two digits stays one line)."""
+    if not on_separate_lines(lines, a, b):
+        return False
+    step = np.median(_rules_under(lines, a)) - np.median(_rules_under(lines, b))
+    return bool(abs(step) > LINE_STEP * max(a[3], b[3]))
 
 
 def _stacked_groups(items: list[tuple[int, int, int, int]], lines=None) -> list[list[int]]:
@@ -340,11 +364,15 @@ def group_fields(boxes: np.ndarray, labels: list[int], lines=None) -> list[list[
             x, _, w, h = items[i]
             # The gap is judged against the taller neighbour: wide for big handwriting,
             # narrow between small printed words; wider along one writing line or comb (an
-            # empty cell). A box's side parts what is in it from what is not (a label).
+            # empty cell). A box's side parts what is in it from what is not (a label), and
+            # two writing lines at different heights the numbers on each (a comb beside an
+            # underline).
             gap = (x - right) / max(h, right_height)
             underlined = gap <= UNDERLINED_GAP and _underlined_gap(lines, items[previous], items[i])
-            if (gap > FIELD_GAP and not underlined) or _box_side_between(
-                lines, items[previous], items[i]
+            if (
+                (gap > FIELD_GAP and not underlined)
+                or _box_side_between(lines, items[previous], items[i])
+                or on_two_lines(lines, items[previous], items[i])
             ):
                 fields.append(current)
                 current = []

@@ -176,3 +176,23 @@ def test_fields_on_two_underlines_are_on_separate_lines_but_not_in_one_comb():
         lines[60:102, x : x + 2] = 255  # comb walls on it: still one comb
     assert not on_separate_lines(lines, left, right)
     assert not on_separate_lines(None, left, right)
+
+
+def test_numbers_on_two_writing_lines_at_different_heights_are_two_fields():
+    # Digits in a comb, then digits on an underline beside it, 20 px lower (half a height),
+    # only 30 px to the right: one row, close enough to be one field.
+    comb = [(20, 50, 30, 40), (60, 50, 30, 40)]
+    underlined = [(120, 70, 30, 40), (160, 70, 30, 40)]
+    boxes = boxes_of(*comb, *underlined)
+    lines = np.zeros((200, 240), np.uint8)
+    lines[93:95, 10:100] = 255  # the comb's base
+    lines[113:115, 110:220] = 255  # the underline
+    assert sorted(sorted(f) for f in group_fields(boxes, [1, 2, 3, 4], lines)) == [
+        [1, 2],
+        [3, 4],
+    ]
+    # One underline broken between two digits (a photo) is still one writing line.
+    lines[113:115, 110:220] = 0
+    lines[93:95, 110:220] = 255
+    level = boxes_of(*comb, *[(x, 50, w, h) for x, _, w, h in underlined])
+    assert [sorted(f) for f in group_fields(level, [1, 2, 3, 4], lines)] == [[1, 2, 3, 4]]
