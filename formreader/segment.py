@@ -295,15 +295,25 @@ def _underlined(lines, box) -> bool:
     return _rules_under(lines, box).size > 0
 
 
-def on_separate_lines(lines, a, b) -> bool:
-    """Whether boxes ``a`` and ``b`` (``a`` left of ``b``, in one row) are written each on
-    its own writing line: a rule runs under each, and none across the gap between them."""
+def _separate_rules(lines, a, b) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows of the rules under boxes ``a`` and ``b`` (``a`` left of ``b``, in one row)
+    when a rule runs under each and none across the gap between them, else ``None``."""
     if lines is None or b[0] <= a[0] + a[2]:
-        return False
+        return None
+    under_a = _rules_under(lines, a)
+    under_b = _rules_under(lines, b) if under_a.size else under_a
+    if not under_b.size:
+        return None
     height = max(a[3], b[3])
     bottom = max(a[1] + a[3], b[1] + b[3])
     gap = (a[0] + a[2], bottom - height, b[0] - a[0] - a[2], height)
-    return _underlined(lines, a) and _underlined(lines, b) and not _underlined(lines, gap)
+    return None if _underlined(lines, gap) else (under_a, under_b)
+
+
+def on_separate_lines(lines, a, b) -> bool:
+    """Whether boxes ``a`` and ``b`` (``a`` left of ``b``, in one row) are written each on
+    its own writing line: a rule runs under each, and none across the gap between them."""
+    return _separate_rules(lines, a, b) is not None
 
 
 def on_two_lines(lines, a, b) -> bool:
@@ -311,9 +321,10 @@ def on_two_lines(lines, a, b) -> bool:
     lines: :func:`on_separate_lines`, and the rules under them lie more than
     :data:`LINE_STEP` of the taller box's height apart (a comb's base and an underline
     beside it; a photographed underline broken between two digits stays one line)."""
-    if not on_separate_lines(lines, a, b):
+    rules = _separate_rules(lines, a, b)
+    if rules is None:
         return False
-    step = np.median(_rules_under(lines, a)) - np.median(_rules_under(lines, b))
+    step = np.median(rules[0]) - np.median(rules[1])
     return bool(abs(step) > LINE_STEP * max(a[3], b[3]))
 
 
