@@ -25,6 +25,9 @@ STRIP_WIDTH = 256
 INK_THRESHOLD = 0.3
 #: Ink blobs smaller than this fraction of the largest blob are dropped as specks.
 SPECK_FRACTION = 0.02
+#: Ink level (a share of the way from the paper to the darkest ink) that outlines the blobs
+#: among which the strokes' own darkest ink is sought (:func:`_stroke_peak`).
+FAINT_INK = 0.1
 
 
 def to_gray_float(image: np.ndarray) -> np.ndarray:
@@ -72,10 +75,31 @@ def ink_map(image: np.ndarray, ink_is_dark: bool | None = None) -> np.ndarray:
         ink_is_dark = paper - float(gray.min()) >= float(gray.max()) - paper
     ink = 1.0 - gray if ink_is_dark else gray
     background = 1.0 - paper if ink_is_dark else paper
-    peak = float(ink.max())
+    peak = _stroke_peak(ink, background)
     if peak - background < 0.1:
         raise BlankImageError("no ink found: the image is blank or has no contrast")
     return np.clip((ink - background) / (peak - background), 0.0, 1.0)
+
+
+def _stroke_peak(ink: np.ndarray, background: float) -> float:
+    """The strongest ink of the strokes: the image's strongest, unless that lies only in specks.
+
+    Blobs of ink at least :data:`FAINT_INK` of the way from the paper to the strongest ink
+    that are smaller than :data:`SPECK_FRACTION` of the largest are specks; when the strongest
+    ink lies only in them (dark noise dots on a captcha written in light ink, a dark speck
+    beside a faint pencil digit), the strokes' own strongest ink is the peak, so that they are
+    not taken for paper.
+    """
+    peak = float(ink.max())
+    if peak - background < 0.1:
+        return peak
+    mask = (ink >= background + FAINT_INK * (peak - background)).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 2:
+        return peak
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    blobs = np.flatnonzero(areas >= SPECK_FRACTION * areas.max()) + 1
+    return float(ink[np.isin(labels, blobs)].max())
 
 
 def _drop_specks(ink: np.ndarray) -> np.ndarray:

@@ -66,6 +66,18 @@ def test_specks_are_dropped():
     np.testing.assert_array_equal(normalize_digit(image), normalize_digit(rectangle(20, 10)))
 
 
+def test_faint_strokes_beside_darker_specks_are_the_digit():
+    # A pale stroke (a fifth of the way to black) with three black specks around it, as on a
+    # captcha in light ink with dark noise dots: the specks must not set the ink's peak.
+    faint = rectangle(20, 10, ink=200, paper=255)
+    for y, x in ((2, 2), (37, 3), (36, 38)):
+        faint[y, x] = 0
+    np.testing.assert_array_equal(
+        normalize_digit(faint), normalize_digit(rectangle(20, 10, ink=0, paper=255))
+    )
+    assert normalize_strip(faint)[:, 16:].max() == 0  # a narrow bar, not a spread of specks
+
+
 def test_colour_and_uint16_inputs():
     gray = rectangle(20, 10, ink=0, paper=255)
     colour = np.dstack([gray] * 3)
