@@ -49,6 +49,8 @@ _MNIST_STROKE = 0.12
 CONTINENTAL_SHARE = 0.4
 #: Neighbouring digits overlap by at most this share of the narrower one's width.
 MAX_OVERLAP = 0.5
+#: Raised whenever the same seed starts drawing other pages or strings (caches compare it).
+GENERATOR_VERSION = 2
 
 _TITLES = (
     "Application Form",

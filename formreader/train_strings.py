@@ -169,7 +169,7 @@ def train_strings(
     out_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
     (x_train, y_train), (x_test, y_test) = load_mnist(mnist)
-    meta = [samples, seed, int(continental)]
+    meta = [samples, seed, int(continental), synth.GENERATOR_VERSION]
     cache = out_dir / "synthetic_strings.npz"
     n_val = min(STRING_VALIDATION, samples // 10)
     cached = None
