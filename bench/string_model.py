@@ -6,6 +6,7 @@ exported model through LiteRT, exactly as ``scan`` and ``read`` do.
 
     python bench/string_model.py --mnist ../shared/data/mnist.npz --strings 1000
 
+``--hands ../shared/data/cvl/valid`` writes them with other writers' digits instead.
 Prints exact-string accuracy by length (1-10 digits), then strips/s at batch 64 for the model
 alone and with normalisation, on 1 and 2 threads.
 """
@@ -29,8 +30,16 @@ def main() -> int:
     parser.add_argument("--strings", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=4242)
     parser.add_argument("--model", help="model folder (default: bundled)")
+    parser.add_argument(
+        "--hands",
+        help="write the strings with these digits instead of MNIST test digits: a folder of "
+        "digit sub-folders 0-9, e.g. ../shared/data/cvl/valid (other writers)",
+    )
     args = parser.parse_args()
-    pool = synth.DigitPool.from_npz(args.mnist, "test")
+    if args.hands:
+        pool = synth.DigitPool.from_folder(args.hands)
+    else:
+        pool = synth.DigitPool.from_npz(args.mnist, "test")
     pages = [
         synth.make_string(pool, np.random.default_rng([args.seed, i])) for i in range(args.strings)
     ]
