@@ -353,6 +353,8 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     if image.ndim not in (2, 3) or image.dtype != np.uint8:
         raise ValueError(f"expected a uint8 gray or BGR image, got {image.dtype} {image.shape}")
     classifier = readers.classifier
+    if is_strip(image.shape):
+        image = preprocess.join_dots(image)
     page = preprocess.clean_page(image)
     labels_img, boxes = segment.find_components(page.strokes)
     members = segment.candidate_components(labels_img, boxes)

@@ -8,8 +8,17 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from formreader.exceptions import BlankImageError
+from formreader.normalize import ink_map
+
 #: Long side of the thumbnail on which the paper's brightness is estimated.
 BACKGROUND_THUMBNAIL = 256
+#: A strip is written in dots when at least this many blobs of about one size ...
+DOTTED_MIN_DOTS = 15
+#: ... hold this share of its ink ...
+DOTTED_INK_SHARE = 0.7
+#: ... and lie at most this many of their diameters from their nearest neighbour.
+DOTTED_MAX_SPACING = 4.0
 #: Max filter (thumbnail px) that leaves only paper: wider than the pen strokes; on a crop or
 #: a strip (shorter side under MIN_PHOTO_SIDE) at least twice as wide as its thick strokes
 #: (twice this quantile of the distance to an ink edge).
@@ -93,6 +102,45 @@ def to_gray(image: np.ndarray) -> np.ndarray:
         return image
     luma = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     return np.minimum(luma, image[:, :, 2])
+
+
+def join_dots(image: np.ndarray) -> np.ndarray:
+    """Gray ``image``, with digits drawn as dots (a dotted captcha) joined into strokes.
+
+    The image is dotted when :data:`DOTTED_MIN_DOTS` or more round blobs of about one size
+    (half to twice their median area) hold :data:`DOTTED_INK_SHARE` of the ink and lie within
+    :data:`DOTTED_MAX_SPACING` diameters of their nearest neighbour; its ink is then closed
+    with a disc as wide as their typical spacing, drawn dark on white. Otherwise (solid
+    strokes, with specks or not) the gray image is returned as it is.
+    """
+    gray = to_gray(image)
+    try:
+        ink = np.round(ink_map(gray) * 255).astype(np.uint8)
+    except BlankImageError:
+        return gray
+    _, mask = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    count, _, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    if count - 1 < DOTTED_MIN_DOTS:
+        return gray
+    typical = float(np.median(areas))
+    sides = stats[1:, [cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT]]
+    dots = (
+        (areas >= typical / 2)
+        & (areas <= typical * 2)
+        & (sides.max(axis=1) <= 2 * sides.min(axis=1))
+    )
+    if dots.sum() < DOTTED_MIN_DOTS or areas[dots].sum() < DOTTED_INK_SHARE * areas.sum():
+        return gray
+    points = centroids[1:][dots]
+    distances = np.linalg.norm(points[:, None] - points[None], axis=2)
+    np.fill_diagonal(distances, np.inf)
+    spacing = float(np.median(distances.min(axis=1)))
+    if spacing > DOTTED_MAX_SPACING * math.sqrt(typical):
+        return gray
+    size = int(round(spacing)) | 1
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    return 255 - cv2.morphologyEx(ink, cv2.MORPH_CLOSE, disc)
 
 
 def _stroke_width(bright: np.ndarray) -> float:

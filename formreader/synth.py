@@ -32,6 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw
+from skimage.morphology import skeletonize
 
 from formreader.nondigits import font_files, load_font
 
@@ -1111,6 +1112,34 @@ def make_string(pool: DigitPool, rng: np.random.Generator, lengths=(1, 10)) -> P
     """
     text = _random_text(rng, *lengths)
     return _strip(pool, rng, text, h=rng.uniform(16, 90), frames=rng.random() < 0.35)
+
+
+def make_dotted(pool: DigitPool, rng: np.random.Generator) -> Page:
+    """A dotted captcha: 4-6 digits drawn as dots along their strokes, in colour.
+
+    Dots of one size (radius 2-3 px) lie 7-10 px apart along each digit's skeleton (digits
+    112 px tall); no digit path or string model is trained on such strips.
+    """
+    text = _random_text(rng, 4, 6)
+    spacing, radius = rng.uniform(7, 10), int(rng.integers(2, 4))
+    glyphs = []
+    for char in text:
+        big = cv2.resize(pool.sample(int(char), rng), None, fx=4, fy=4)
+        ink = np.zeros_like(big)
+        dots: list[tuple[int, int]] = []
+        for y, x in zip(*np.nonzero(skeletonize(big > 127)), strict=True):
+            if all((y - a) ** 2 + (x - b) ** 2 >= spacing**2 for a, b in dots):
+                dots.append((y, x))
+                cv2.circle(ink, (int(x), int(y)), radius, 255, -1, cv2.LINE_AA)
+        cols = np.flatnonzero(ink.any(axis=0))
+        glyphs.append(ink[:, cols[0] - 2 : cols[-1] + 3])
+    ink = np.pad(np.concatenate(glyphs, axis=1), 10).astype(np.float32) / 255
+    paper = rng.uniform(190, 255, 3).astype(np.float32)
+    colour = rng.uniform(0, 110, 3).astype(np.float32)
+    image = paper * (1 - ink[..., None]) + colour * ink[..., None]
+    image = np.clip(image + rng.normal(0, 6, image.shape), 0, 255).astype(np.uint8)
+    box = _box_of(_ink_points(ink, 0, 0), np.eye(3), image.shape)
+    return Page("strip", image, [Field(text, box)])
 
 
 def _frame(rng, shape, band, boxes, width: int) -> np.ndarray:

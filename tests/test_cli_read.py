@@ -8,6 +8,7 @@ import numpy as np
 from click.testing import CliRunner
 from conftest import ink_on_paper, write_image
 
+from formreader import synth
 from formreader.cli import main
 
 
@@ -53,6 +54,19 @@ def test_mnist_like_white_on_black_image(tmp_path, mnist_test):
     result, rows = run_read(path, big)
     assert result.exit_code == 0, result.output
     assert [r["text"] for r in rows] == [str(labels[0])] * 2
+
+
+def test_dotted_captchas_are_read_once_their_dots_are_joined(tmp_path, mnist_test):
+    pool, rng = synth.DigitPool(*mnist_test), np.random.default_rng(0)
+    paths, truth = [], []
+    for n in range(40):
+        strip = synth.make_dotted(pool, rng)
+        paths.append(write_image(tmp_path / f"dotted_{n}.png", strip.image))
+        truth.append(strip.fields[0].text)
+    result, rows = run_read(*paths)
+    assert result.exit_code == 0, result.output
+    right = sum(r["text"] == t for r, t in zip(rows, truth, strict=True))
+    assert right >= 10, right  # 0 of 40 with the dots left apart; here 17
 
 
 def test_unreadable_file_gives_error_row_and_exit_1(tmp_path, mnist_test):

@@ -12,6 +12,7 @@ from formreader.preprocess import (
     find_lines,
     find_paper,
     flatten_illumination,
+    join_dots,
     remove_lines,
     rule_run,
     rule_thickness,
@@ -232,3 +233,23 @@ def test_a_scanned_lines_faint_fringe_is_erased_with_it(mnist_path):
     strokes = clean_page(page.image).strokes
     _, _, stats, _ = cv2.connectedComponentsWithStats(strokes, connectivity=8)
     assert (stats[1:, cv2.CC_STAT_AREA] <= 4).sum() <= 25  # 71 before, 13 with the fringe
+
+
+def ink_blobs(gray: np.ndarray) -> int:
+    return cv2.connectedComponents((gray < 128).astype(np.uint8))[0] - 1
+
+
+def test_join_dots_joins_a_dotted_stroke_and_leaves_solid_strokes_alone():
+    # An L drawn as 25 dots 6 px apart (radius 2) on a 60x200 strip, and the same L solid.
+    corner = [(40, 8 + 6 * k) for k in range(8)] + [(40 + 6 * k, 50) for k in range(1, 18)]
+    dotted = np.full((60, 200), 240, np.uint8)
+    solid = dotted.copy()
+    for x, y in corner:
+        cv2.circle(dotted, (x, y), 2, 20, -1)
+    cv2.polylines(solid, [np.array([(40, 8), (40, 50), (142, 50)])], False, 20, 4)
+    specked = solid.copy()
+    specked[5, 150], specked[55, 10] = 0, 0
+    assert ink_blobs(dotted) == len(corner)
+    assert ink_blobs(join_dots(dotted)) == 1
+    for image in (solid, specked, cv2.cvtColor(solid, cv2.COLOR_GRAY2BGR)):
+        np.testing.assert_array_equal(join_dots(image), image[..., 0] if image.ndim == 3 else image)
