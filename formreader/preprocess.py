@@ -19,6 +19,8 @@ DOTTED_MIN_DOTS = 15
 DOTTED_INK_SHARE = 0.7
 #: ... and lie at most this many of their diameters from their nearest neighbour.
 DOTTED_MAX_SPACING = 4.0
+#: Dots are joined by a closing this many times as wide as their typical spacing.
+DOTTED_CLOSING = 1.3
 #: Max filter (thumbnail px) that leaves only paper: wider than the pen strokes; on a crop or
 #: a strip (shorter side under MIN_PHOTO_SIDE) at least twice as wide as its thick strokes
 #: (twice this quantile of the distance to an ink edge).
@@ -110,7 +112,8 @@ def join_dots(image: np.ndarray) -> np.ndarray:
     The image is dotted when :data:`DOTTED_MIN_DOTS` or more round blobs of about one size
     (half to twice their median area) hold :data:`DOTTED_INK_SHARE` of the ink and lie within
     :data:`DOTTED_MAX_SPACING` diameters of their nearest neighbour; its ink is then closed
-    with a disc as wide as their typical spacing, drawn dark on white. Otherwise (solid
+    with a disc :data:`DOTTED_CLOSING` times as wide as their typical spacing, drawn dark on
+    white. Otherwise (solid
     strokes, with specks or not) the gray image is returned as it is.
     """
     gray = to_gray(image)
@@ -138,7 +141,7 @@ def join_dots(image: np.ndarray) -> np.ndarray:
     spacing = float(np.median(distances.min(axis=1)))
     if spacing > DOTTED_MAX_SPACING * math.sqrt(typical):
         return gray
-    size = int(round(spacing)) | 1
+    size = int(round(DOTTED_CLOSING * spacing)) | 1
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     return 255 - cv2.morphologyEx(ink, cv2.MORPH_CLOSE, disc)
 
