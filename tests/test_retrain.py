@@ -184,7 +184,9 @@ def test_string_labels_fine_tune_the_string_model_on_every_string(mnist_path, tm
     assert "string model: 200 strings to train on (+200 synthetic), 50 held out" in result.output
     before = figure(result.output, "held-out strings exact before")
     after = figure(result.output, "held-out strings exact after")
-    assert after >= before + 0.2 and after >= 0.7, (before, after)  # here: 0.50 -> 0.82
+    # A clear gain: the held-out error falls by 40 % or more. Here 0.72 -> 0.90 (0.50 -> 0.82
+    # with the string model of before its continental stage, which read no flagged 1s).
+    assert 1 - after <= 0.6 * (1 - before) and after >= 0.8, (before, after)
     assert (out / "strings.tflite").is_file() and (out / "digits.tflite").is_file()
     card = json.loads((out / "model_card.json").read_text())
     assert card["strings"]["held_out_exact"]["after"] == pytest.approx(after, abs=1e-4)
