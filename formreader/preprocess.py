@@ -113,8 +113,7 @@ def join_dots(image: np.ndarray) -> np.ndarray:
     (half to twice their median area) hold :data:`DOTTED_INK_SHARE` of the ink and lie within
     :data:`DOTTED_MAX_SPACING` diameters of their nearest neighbour; its ink is then closed
     with a disc :data:`DOTTED_CLOSING` times as wide as their typical spacing, drawn dark on
-    white. Otherwise (solid
-    strokes, with specks or not) the gray image is returned as it is.
+    white. Otherwise (solid strokes, with specks or not) the gray image is returned as it is.
     """
     gray = to_gray(image)
     try:
@@ -135,10 +134,11 @@ def join_dots(image: np.ndarray) -> np.ndarray:
     )
     if dots.sum() < DOTTED_MIN_DOTS or areas[dots].sum() < DOTTED_INK_SHARE * areas.sum():
         return gray
+    from scipy.spatial import cKDTree  # scikit-image needs SciPy; only dotted strips load it
+
     points = centroids[1:][dots]
-    distances = np.linalg.norm(points[:, None] - points[None], axis=2)
-    np.fill_diagonal(distances, np.inf)
-    spacing = float(np.median(distances.min(axis=1)))
+    nearest, _ = cKDTree(points).query(points, k=2)  # itself, then its nearest neighbour
+    spacing = float(np.median(nearest[:, 1]))
     if spacing > DOTTED_MAX_SPACING * math.sqrt(typical):
         return gray
     size = int(round(DOTTED_CLOSING * spacing)) | 1
