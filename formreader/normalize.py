@@ -93,31 +93,27 @@ def _stroke_peak(ink: np.ndarray, background: float) -> float:
     peak = float(ink.max())
     if peak - background < 0.1:
         return peak
-    mask = (ink >= background + FAINT_INK * (peak - background)).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if count <= 2:
-        return peak
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    blobs = np.flatnonzero(areas >= SPECK_FRACTION * areas.max()) + 1
-    return float(ink[np.isin(labels, blobs)].max())
+    strokes = _drop_specks(ink >= background + FAINT_INK * (peak - background))
+    return float(ink[strokes].max())
 
 
-def _drop_specks(ink: np.ndarray) -> np.ndarray:
-    """Zero ink blobs that are tiny next to the largest one; return the stroke mask."""
-    mask = (ink >= INK_THRESHOLD).astype(np.uint8)
+def _drop_specks(mask: np.ndarray, min_area: int = 0) -> np.ndarray:
+    """``mask`` without its blobs that are tiny next to the largest one (smaller than
+    :data:`SPECK_FRACTION` of it, or than ``min_area`` pixels), as a bool mask."""
+    mask = mask.astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 2:
         return mask.astype(bool)
     areas = stats[1:, cv2.CC_STAT_AREA]
     keep = np.zeros(count, dtype=bool)
-    keep[1:] = areas >= max(2, SPECK_FRACTION * areas.max())
+    keep[1:] = areas >= max(min_area, SPECK_FRACTION * areas.max())
     return keep[labels]
 
 
 def _ink_crop(image: np.ndarray, ink_is_dark: bool | None) -> np.ndarray:
     """Ink map of ``image`` without specks, cropped tightly to the strokes."""
     ink = ink_map(image, ink_is_dark)
-    strokes = _drop_specks(ink)
+    strokes = _drop_specks(ink >= INK_THRESHOLD, min_area=2)
     rows = np.flatnonzero(strokes.any(axis=1))
     cols = np.flatnonzero(strokes.any(axis=0))
     if rows.size == 0:

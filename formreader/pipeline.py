@@ -353,7 +353,8 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     if image.ndim not in (2, 3) or image.dtype != np.uint8:
         raise ValueError(f"expected a uint8 gray or BGR image, got {image.dtype} {image.shape}")
     classifier = readers.classifier
-    if is_strip(image.shape):
+    whole_strip = is_strip(image.shape)
+    if whole_strip:
         image = preprocess.join_dots(image)
     page = preprocess.clean_page(image)
     labels_img, boxes = segment.find_components(page.strokes)
@@ -475,7 +476,7 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
 
     if readers.reader == "digits":
         return flag_split_fields([r for *_, r in found], beside(found))
-    if is_strip(image.shape):
+    if whole_strip:
         ink = [_field_box(f.atoms, f, page, image.shape) for _, f, _ in doubtful]
         ink += [r.box for *_, r in found]
         strip = _read_strip(readers, page, [r for *_, r in found], ink, image.shape)
