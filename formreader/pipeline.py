@@ -525,7 +525,7 @@ def _read_strip(readers: Readers, page, found: list, ink, shape) -> FieldReading
     reading order (touching digits often fall apart into several fields or into none); its
     box holds all ``ink`` (boxes of every field found, kept or not)."""
     try:
-        strip = normalize_strip(page.flat, ink_is_dark=True)
+        strip = normalize_strip(preprocess.without_walls(page), ink_is_dark=True)
     except BlankImageError:
         return None
     text, confidences = readers.strings.read(strip[np.newaxis])[0]
@@ -772,18 +772,20 @@ def _beside(atoms: list, edge: int, height: float, side: int) -> list:
 
 
 def _read_strings(strings, page, labels_img, fields, shape) -> list[FieldReading | None]:
-    """The string model's reading of each field (the flattened page around its atoms, see
+    """The string model's reading of each field (the flattened page without its walls around
+    its atoms, see :func:`formreader.preprocess.without_walls` and
     :func:`formreader.segment.field_crop`), in one batch (``None``: blank)."""
     crops, index = [], []
-    image_h, image_w = page.flat.shape
+    flat = preprocess.without_walls(page)
+    image_h, image_w = flat.shape
     for i, fld in enumerate(fields):
         _, _, width, height = fld.box
         whole = width >= WHOLE_IMAGE_FIELD * image_w and height >= WHOLE_IMAGE_FIELD * image_h
         if len(fields) == 1 and whole:
-            crop = page.flat  # a strip or captcha: the image is the field
+            crop = flat  # a strip or captcha: the image is the field
         else:
             margin = round(STRING_MARGIN * fld.height)
-            crop = segment.field_crop(page.flat, labels_img, fld.atoms, margin)
+            crop = segment.field_crop(flat, labels_img, fld.atoms, margin)
         try:
             crops.append(normalize_strip(crop, ink_is_dark=True))
         except BlankImageError:

@@ -538,7 +538,8 @@ def segment_crop(ink: np.ndarray, labels_img: np.ndarray, atoms: list[Atom], mar
 def field_crop(flat: np.ndarray, labels_img: np.ndarray, atoms: list[Atom], margin: int):
     """The flattened page around a run of atoms, ``margin`` px wider on every side, with the
     ink of other components blanked to paper: what the string model was trained on (rules,
-    strike-throughs and the soft edges of strokes kept, neighbouring print left out)."""
+    strike-throughs and the soft edges of strokes kept, neighbouring print left out; the
+    caller may paint the walls out first, :func:`formreader.preprocess.without_walls`)."""
     height, width = flat.shape
     x0 = max(0, min(a.x0 for a in atoms) - margin)
     y0 = max(0, min(a.y0 for a in atoms) - margin)

@@ -6,6 +6,7 @@ import numpy as np
 from formreader import synth
 from formreader.preprocess import (
     MAX_PAGE_SIDE,
+    CleanPage,
     binarize,
     clean_page,
     find_boxes,
@@ -16,6 +17,7 @@ from formreader.preprocess import (
     remove_lines,
     rule_run,
     rule_thickness,
+    without_walls,
 )
 
 
@@ -157,6 +159,21 @@ def test_comb_teeth_and_box_sides_are_walls_but_a_one_standing_on_a_rule_is_not(
     assert not strokes[155:248, 420:422].any()  # the box's side
     assert strokes[45:98, 230:232].all()  # the 1 among the teeth
     assert strokes[195:248, 600:602].all()  # the 1 on the underline
+
+
+def test_without_walls_paints_walls_paper_but_not_where_a_stroke_touches_them():
+    flat = np.full((8, 8), 255, np.uint8)
+    walls, strokes = np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8)
+    flat[:, 2] = walls[:, 2] = 255  # a cell wall ...
+    flat[:, 2] = 0
+    flat[:, 6] = flat[4, 3:7] = 0  # ... and a stroke whose arm touches it
+    strokes[:, 6] = strokes[4, 3:7] = 255
+    page = CleanPage(
+        ink=255 - flat, flat=flat, strokes=strokes, lines=walls, walls=walls, to_original=np.eye(3)
+    )
+    read = without_walls(page)
+    assert read[:, 2].tolist() == [255, 255, 255, 0, 0, 0, 255, 255]
+    assert (read[:, 3:] == flat[:, 3:]).all() and (read[:, :2] == 255).all()
 
 
 def test_strokes_standing_on_the_base_of_a_closed_box_are_not_comb_teeth():

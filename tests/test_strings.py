@@ -288,7 +288,7 @@ class _FixedStrings:
 def test_a_strip_is_read_whole_and_its_string_reading_stands():
     flat = np.full((60, 200), 255, np.uint8)
     cv2.putText(flat, "5667", (10, 45), cv2.FONT_HERSHEY_SIMPLEX, 1.5, 0, 3)
-    page = SimpleNamespace(flat=flat)
+    page = SimpleNamespace(flat=flat, strokes=255 - flat, walls=np.zeros_like(flat))
     string = _FixedStrings("5667", [0.99, 0.35, 0.9, 0.98])
     readers = Readers(classifier=None, strings=string, reader="both")
     found = [FieldReading("5", [1.0], (10, 10, 20, 40))]
