@@ -164,8 +164,7 @@ def test_comb_teeth_and_box_sides_are_walls_but_a_one_standing_on_a_rule_is_not(
 def test_without_walls_paints_walls_paper_but_not_where_a_stroke_touches_them():
     flat = np.full((8, 8), 255, np.uint8)
     walls, strokes = np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8)
-    flat[:, 2] = walls[:, 2] = 255  # a cell wall ...
-    flat[:, 2] = 0
+    walls[:, 2], flat[:, 2] = 255, 0  # a cell wall ...
     flat[:, 6] = flat[4, 3:7] = 0  # ... and a stroke whose arm touches it
     strokes[:, 6] = strokes[4, 3:7] = 255
     page = CleanPage(
