@@ -13,6 +13,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from formreader.exceptions import ModelError
@@ -30,6 +31,11 @@ BLANK = 10
 #: Most crops per model call. A call is padded to a power of two up to this, and the tensors
 #: only ever grow: reading one image allocates for a few crops, a scan soon for 64.
 CHUNK = 64
+#: The string model reads each strip in several views -- moved 0-3 px along it, and shrunk to
+#: SHRINK of its size -- and the text most views read stands: one reading hangs on where the
+#: strip's pixels fall on the model's 4 px steps (bench/string_model.py: 0.842 -> 0.870).
+SHIFTS = (0, 1, 2, 3)
+SHRINK = 0.9
 
 
 def bundled_model_dir() -> Path:
@@ -192,11 +198,44 @@ class StringReader:
         if self._model.image_shape != (STRIP_HEIGHT, STRIP_WIDTH):
             raise ModelError(f"{path} does not take {STRIP_HEIGHT}x{STRIP_WIDTH} strips")
 
-    def read(self, strips: np.ndarray) -> list[tuple[str, list[float]]]:
-        """Digits and per-digit confidences of each normalised strip."""
+    def read(self, strips: np.ndarray, vote: bool = True) -> list[tuple[str, list[float]]]:
+        """Digits and per-digit confidences of each normalised strip: the text most of its
+        :func:`views` read (``vote``), or its one reading as it is."""
         strips = np.asarray(strips, dtype=np.float32)
         if strips.ndim != 3 or strips.shape[1:] != (STRIP_HEIGHT, STRIP_WIDTH):
             raise ValueError(f"expected strips of shape (n, 32, 256), got {strips.shape}")
         if len(strips) == 0:
             return []
-        return [ctc_decode(steps) for steps in self._model(strips)]
+        if not vote:
+            return [ctc_decode(steps) for steps in self._model(strips)]
+        count = len(SHIFTS) + 1
+        readings = [ctc_decode(steps) for steps in self._model(views(strips))]
+        return [_vote(readings[i * count : (i + 1) * count]) for i in range(len(strips))]
+
+
+def views(strips: np.ndarray) -> np.ndarray:
+    """Each strip moved by each of :data:`SHIFTS` px along it, then shrunk to :data:`SHRINK`
+    (centred vertically, left-aligned): ``(n * (len(SHIFTS) + 1), 32, 256)``."""
+    out = np.zeros((len(strips), len(SHIFTS) + 1, STRIP_HEIGHT, STRIP_WIDTH), np.float32)
+    for i, strip in enumerate(strips):
+        for j, shift in enumerate(SHIFTS):
+            out[i, j, :, shift:] = strip[:, : STRIP_WIDTH - shift]
+        width = int(np.flatnonzero(strip.max(axis=0) > 0).max(initial=0)) + 1
+        size = (max(1, round(width * SHRINK)), round(STRIP_HEIGHT * SHRINK))
+        small = cv2.resize(strip[:, :width], size, interpolation=cv2.INTER_AREA)
+        top = (STRIP_HEIGHT - size[1]) // 2
+        out[i, -1, top : top + size[1], : size[0]] = small
+    return out.reshape(-1, STRIP_HEIGHT, STRIP_WIDTH)
+
+
+def _vote(readings: list[tuple[str, list[float]]]) -> tuple[str, list[float]]:
+    """The text most readings agree on (a tie: the one whose readings are surer), each digit's
+    confidence the mean over the readings of that text."""
+
+    def support(text: str) -> tuple[int, float]:
+        agree = [min(conf, default=0.0) for t, conf in readings if t == text]
+        return len(agree), float(np.mean(agree))
+
+    best = max(dict.fromkeys(text for text, _ in readings), key=support)
+    agree = np.array([conf for text, conf in readings if text == best], dtype=np.float64)
+    return best, [float(c) for c in agree.mean(axis=0)]

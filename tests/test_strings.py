@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 from conftest import ink_on_paper
 
-from formreader.classify import BLANK, DigitClassifier, StringReader, ctc_decode
+from formreader.classify import (
+    BLANK,
+    SHIFTS,
+    DigitClassifier,
+    StringReader,
+    _vote,
+    ctc_decode,
+    views,
+)
 from formreader.pipeline import (
     JOINED_DOUBT,
     FieldReading,
@@ -48,6 +56,30 @@ def test_ctc_decode_collapses_repeats_and_drops_blanks():
 
 def test_ctc_decode_of_all_blanks_is_empty():
     assert ctc_decode(steps_for([BLANK] * 5)) == ("", [])
+
+
+def test_views_move_the_strip_along_and_shrink_it():
+    strip = np.zeros((1, 32, 256), np.float32)
+    strip[0, 4:28, 0:40] = 1.0
+    seen = views(strip)
+    assert seen.shape == (len(SHIFTS) + 1, 32, 256)
+    for view, shift in zip(seen, SHIFTS, strict=False):
+        np.testing.assert_array_equal(np.flatnonzero(view.max(axis=0)), np.arange(40) + shift)
+        assert view.sum() == strip.sum()
+    shrunk = seen[-1]
+    assert np.flatnonzero(shrunk.max(axis=0))[[0, -1]].tolist() == [0, 35]  # 40 * 0.9 wide
+    # 24 rows of ink at 0.9: 21.6 rows, whose edges the shrinking spreads over 23, centred
+    assert np.flatnonzero(shrunk.max(axis=1))[[0, -1]].tolist() == [4, 26]
+
+
+def test_the_vote_keeps_the_text_most_views_read_with_their_mean_confidence():
+    readings = [("12", [0.9, 0.8]), ("17", [0.99, 0.99]), ("12", [0.7, 0.6]), ("17", [1, 0.3])]
+    readings.append(("12", [0.5, 1.0]))
+    text, confidences = _vote(readings)
+    assert text == "12"
+    np.testing.assert_allclose(confidences, [0.7, 0.8])
+    assert _vote([("3", [0.6]), ("8", [0.9])]) == ("8", [0.9])  # a tie: the surer
+    assert _vote([("", []), ("", []), ("1", [0.4])]) == ("", [])
 
 
 def test_field_digitness_leaves_out_one_odd_digit_of_three_or_more():
