@@ -214,13 +214,19 @@ class StringReader:
 
 
 def views(strips: np.ndarray) -> np.ndarray:
-    """Each strip moved by each of :data:`SHIFTS` px along it, then shrunk to :data:`SHRINK`
-    (centred vertically, left-aligned): ``(n * (len(SHIFTS) + 1), 32, 256)``."""
+    """Each strip moved by each of :data:`SHIFTS` px along it (squeezed to fit when its ink
+    would run off the end), then shrunk to :data:`SHRINK` (centred vertically, left-aligned):
+    ``(n * (len(SHIFTS) + 1), 32, 256)``."""
     out = np.zeros((len(strips), len(SHIFTS) + 1, STRIP_HEIGHT, STRIP_WIDTH), np.float32)
     for i, strip in enumerate(strips):
-        for j, shift in enumerate(SHIFTS):
-            out[i, j, :, shift:] = strip[:, : STRIP_WIDTH - shift]
         width = int(np.flatnonzero(strip.max(axis=0) > 0).max(initial=0)) + 1
+        for j, shift in enumerate(SHIFTS):
+            ink = strip[:, :width]
+            if width + shift > STRIP_WIDTH:
+                ink = cv2.resize(
+                    ink, (STRIP_WIDTH - shift, STRIP_HEIGHT), interpolation=cv2.INTER_AREA
+                )
+            out[i, j, :, shift : shift + ink.shape[1]] = ink
         size = (max(1, round(width * SHRINK)), round(STRIP_HEIGHT * SHRINK))
         small = cv2.resize(strip[:, :width], size, interpolation=cv2.INTER_AREA)
         top = (STRIP_HEIGHT - size[1]) // 2

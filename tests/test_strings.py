@@ -70,6 +70,10 @@ def test_views_move_the_strip_along_and_shrink_it():
     assert np.flatnonzero(shrunk.max(axis=0))[[0, -1]].tolist() == [0, 35]  # 40 * 0.9 wide
     # 24 rows of ink at 0.9: 21.6 rows, whose edges the shrinking spreads over 23, centred
     assert np.flatnonzero(shrunk.max(axis=1))[[0, -1]].tolist() == [4, 26]
+    full = np.zeros((1, 32, 256), np.float32)
+    full[0, 4:28, :] = 1.0  # ink to the end: moved, it is squeezed, not cut
+    for view, shift in zip(views(full), SHIFTS, strict=False):
+        assert np.flatnonzero(view.max(axis=0)).tolist() == list(range(shift, 256))
 
 
 def test_the_vote_keeps_the_text_most_views_read_with_their_mean_confidence():
