@@ -250,7 +250,9 @@ def upright_rule(lines, x0: int, y0: int, x1: int, y1: int) -> bool:
 def _box_side_between(lines, a, b) -> bool:
     """Whether the side of a box parts boxes ``a`` and ``b`` (``a`` left of ``b``): an
     upright ruled line runs between them, across the rows they share, and one of them is
-    written in the box (rules above and below) while the other stands free of rules."""
+    written in the box (rules above and below) while the other stands free of rules -- or
+    each is written in a box of its own: no ruled line runs from one across the gap to the
+    other (a one-digit box beside a comb; a comb's empty cell has its rules)."""
     if lines is None:
         return False
     (xa, ya, wa, ha), (xb, yb, _, hb) = a, b
@@ -261,7 +263,12 @@ def _box_side_between(lines, a, b) -> bool:
     if not upright_rule(lines, x0, y0, x1, y1):
         return False
     height = max(ha, hb)
-    return {_ruling(lines, a, height), _ruling(lines, b, height)} == {0, 2}
+    rulings = {_ruling(lines, a, height), _ruling(lines, b, height)}
+    if rulings == {0, 2}:
+        return True
+    reach = round(BOX_REACH * height)
+    top, bottom = min(ya, yb) - reach, max(ya + ha, yb + hb) + reach
+    return rulings == {2} and xb > xa + wa and not _rule_across(lines, top, bottom, xa + wa, xb)
 
 
 def _underlined_gap(lines, a, b) -> bool:

@@ -138,6 +138,21 @@ def test_a_boxs_side_parts_a_label_from_the_digits_in_the_box_but_not_comb_cells
     assert [sorted(f) for f in group_fields(boxes, [1, 2, 3], lines)] == [[1, 2, 3]]
 
 
+def test_a_one_digit_box_beside_a_comb_is_a_field_of_its_own():
+    comb, box = [(20, 55, 30, 40), (60, 55, 30, 40)], (130, 55, 30, 40)  # 40 px: one height
+    boxes = boxes_of(*comb, box)
+    lines = np.zeros((160, 220), np.uint8)
+    for y in (45, 104):  # the comb's top and base, and the box's, with a gap between
+        lines[y : y + 2, 10:100] = 255
+        lines[y : y + 2, 115:170] = 255
+    for x in (10, 55, 98, 115, 168):  # the comb's walls and the box's sides
+        lines[45:106, x : x + 2] = 255
+    assert sorted(sorted(f) for f in group_fields(boxes, [1, 2, 3], lines)) == [[1, 2], [3]]
+    lines[45:47, 100:115] = 255  # the rules run on: the box is the comb's next cell
+    lines[104:106, 100:115] = 255
+    assert [sorted(f) for f in group_fields(boxes, [1, 2, 3], lines)] == [[1, 2, 3]]
+
+
 def test_digits_on_one_writing_line_stay_one_field_across_a_wide_space_but_not_a_wall():
     digits = [(20, 50, 30, 40), (60, 50, 30, 40), (170, 50, 30, 40)]  # 80 px = 2 heights apart
     boxes = boxes_of(*digits)
