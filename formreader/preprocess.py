@@ -60,8 +60,9 @@ WALL_SLANT = 2.0
 TOOTH_LIKENESS, TOOTH_REACH = 0.08, 4.0
 #: ... unless a rule runs across its free end's column, more than BROKEN_WALL px (a wall broken
 #: by binarisation) and at most FACING_REACH of its heights away: then it is a stroke standing in
-#: a closed box (the box's inner walls meet both rules).
-BROKEN_WALL, FACING_REACH = 4, 1.5
+#: a closed box (the box's inner walls meet both rules). With 1.5, the teeth of a comb under
+#: another field's rule 1.2 of their heights above were read as 1s ('67' read '12711').
+BROKEN_WALL, FACING_REACH = 4, 1.0
 #: A box's sides fill this share of its width or height (a one-digit box, an open cell) ...
 BOX_SIDE_FILL = 0.85
 #: ... and it is at least this tall and wide (px).

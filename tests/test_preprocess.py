@@ -187,6 +187,18 @@ def test_strokes_standing_on_the_base_of_a_closed_box_are_not_comb_teeth():
     assert strokes[72:108, 200:202].all() and strokes[73:108, 260:262].all()
 
 
+def test_comb_teeth_under_the_rule_of_a_field_above_are_still_teeth():
+    binary = np.zeros((300, 800), np.uint8)
+    binary[150:152, 20:380] = 255  # a comb's base ...
+    for x in range(20, 381, 60):
+        binary[130:151, x : x + 2] = 255  # ... with teeth 20 px tall
+    binary[104:106, 20:380] = 255  # the rule of the field above, 24 px over their tops
+    binary[60:62, 20:780] = binary[250:252, 20:780] = 255  # more rules on the page
+    across, upright = find_lines(binary)
+    strokes = remove_lines(binary, across, upright)
+    assert not strokes[132:148, 20:382].any()
+
+
 def test_rule_thickness_and_run_are_the_rules_not_a_black_header_bar():
     across = np.zeros((300, 400), np.uint8)
     for y in (100, 150, 200):
