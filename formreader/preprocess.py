@@ -58,6 +58,9 @@ WALL_SLANT = 2.0
 #: An upright meeting a rule at one end only is a comb tooth when another one as tall (within
 #: this share) stands on the same rule within this many of its heights; else it is a stroke.
 TOOTH_LIKENESS, TOOTH_REACH = 0.08, 4.0
+#: ... and at least this many of its heights away: the two sides of a digit's loop standing on
+#: a rule are closer ('179844234' read '179344234', the 8's loop erased as teeth).
+TOOTH_SPACING = 1.2
 #: ... unless a rule runs across its free end's column, more than BROKEN_WALL px (a wall broken
 #: by binarisation) and at most FACING_REACH of its heights away: then it is a stroke standing in
 #: a closed box (the box's inner walls meet both rules). With 1.5, the teeth of a comb under
@@ -412,7 +415,7 @@ def _walls(across: np.ndarray, stats: np.ndarray, uprights: np.ndarray) -> list[
             for other, (ox, oy, oh) in ends.items()
             if other != label
             and abs(oy - y) <= 3
-            and abs(ox - x) <= TOOTH_REACH * h
+            and TOOTH_SPACING * h <= abs(ox - x) <= TOOTH_REACH * h
             and abs(oh - h) <= TOOTH_LIKENESS * max(oh, h)
         ]
         if siblings:

@@ -199,6 +199,17 @@ def test_comb_teeth_under_the_rule_of_a_field_above_are_still_teeth():
     assert not strokes[132:148, 20:382].any()
 
 
+def test_the_sides_of_a_loop_standing_on_a_boxs_base_are_not_comb_teeth():
+    binary = np.zeros((200, 800), np.uint8)
+    binary[52:54, 20:780] = binary[120:122, 20:780] = 255  # a box: top, base ...
+    binary[52:122, 20:22] = binary[52:122, 778:780] = 255  # ... and sides
+    binary[90:121, 200:202] = binary[90:121, 215:217] = 255  # a loop's sides, 30 px tall,
+    binary[88:90, 200:217] = 255  # 15 px apart, 1.2 of their heights under the box's top
+    across, upright = find_lines(binary)
+    strokes = remove_lines(binary, across, upright)
+    assert strokes[92:118, 200:202].all() and strokes[92:118, 215:217].all()
+
+
 def test_rule_thickness_and_run_are_the_rules_not_a_black_header_bar():
     across = np.zeros((300, 400), np.uint8)
     for y in (100, 150, 200):
