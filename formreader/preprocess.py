@@ -219,7 +219,24 @@ def find_paper(gray: np.ndarray) -> np.ndarray | None:
     scale = BACKGROUND_THUMBNAIL / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small = cv2.GaussianBlur(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), (0, 0), 1.5)
-    _, bright = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    otsu, _ = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    darker = small[small < otsu]
+    found = _bright_sheet(small, otsu)
+    if found is not None and paper_corners(found) is None and darker.size:
+        # A sheet shaded across a corner: Otsu's bright region stops at the shadow. Halfway
+        # down to the table's level it may be the whole sheet, four corners and all.
+        lower = _bright_sheet(small, (otsu + float(np.median(darker))) / 2)
+        if lower is not None and paper_corners(lower) is not None:
+            found = lower
+    if found is None:
+        return None
+    return cv2.resize(found, (width, height), interpolation=cv2.INTER_NEAREST)
+
+
+def _bright_sheet(small: np.ndarray, threshold: float) -> np.ndarray | None:
+    """The sheet mask on the thumbnail ``small`` from its pixels brighter than ``threshold``
+    (see :func:`find_paper`), or ``None``."""
+    _, bright = cv2.threshold(small, threshold, 255, cv2.THRESH_BINARY)
     bright = cv2.morphologyEx(bright, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
     if count < 2:
@@ -240,8 +257,7 @@ def find_paper(gray: np.ndarray) -> np.ndarray | None:
     outside = float(np.median(small[small_mask == 0]))
     if inside - outside < MIN_PAPER_CONTRAST:
         return None
-    small_mask = cv2.erode(small_mask, np.ones((5, 5), np.uint8))
-    return cv2.resize(small_mask, (width, height), interpolation=cv2.INTER_NEAREST)
+    return cv2.erode(small_mask, np.ones((5, 5), np.uint8))
 
 
 def _paper_polygon(paper: np.ndarray) -> np.ndarray:

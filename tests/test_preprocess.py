@@ -14,6 +14,7 @@ from formreader.preprocess import (
     find_paper,
     flatten_illumination,
     join_dots,
+    paper_corners,
     remove_lines,
     rule_run,
     rule_thickness,
@@ -42,6 +43,19 @@ def test_find_paper_keeps_the_sheet_and_drops_the_table():
     inside = np.zeros_like(image)
     cv2.fillConvexPoly(inside, sheet, 255)
     assert not np.any(mask[inside == 0])  # nothing outside the sheet
+
+
+def test_find_paper_takes_in_a_corner_of_the_sheet_in_shadow():
+    image, sheet = photographed_sheet(np.random.default_rng(0))
+    inside = np.zeros_like(image)
+    cv2.fillConvexPoly(inside, sheet, 255)
+    shade = np.add.outer(np.arange(600), np.arange(800)) < 500  # across the top-left corner
+    image[(inside > 0) & shade] = 150
+    mask = find_paper(image)
+    assert mask is not None and mask[120, 220] == 255  # in the shadow
+    assert paper_corners(mask) is not None  # the whole sheet: four corners, rectified
+    outside = cv2.distanceTransform((inside == 0).astype(np.uint8), cv2.DIST_L2, 3)
+    assert outside[mask > 0].max() <= 2  # at most a pixel or two of table at its edge
 
 
 def test_clean_page_rectifies_the_sheet_and_finds_no_ink_on_the_table():
