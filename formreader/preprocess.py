@@ -210,7 +210,8 @@ def find_paper(gray: np.ndarray) -> np.ndarray | None:
 
     The sheet is the largest bright region of a thumbnail (Otsu), taken when it is convex,
     covers :data:`MIN_PAPER_SHARE` to :data:`MAX_PAPER_SHARE` of the frame and is clearly
-    brighter than the rest; its hull, shrunk by the paper's edge shadow, is the mask. Scans
+    brighter than the rest; its hull, shrunk by the paper's edge shadow, is the mask. When
+    that is no quadrilateral, a lower threshold is tried too (a corner in shadow). Scans
     (paper fills the frame), strips and crops give ``None``.
     """
     height, width = gray.shape
