@@ -76,6 +76,10 @@ MIN_PAPER_SHARE, MAX_PAPER_SHARE = 0.15, 0.92
 MIN_PAPER_SOLIDITY = 0.9
 #: Paper is at least this much brighter (gray levels) than the surface it lies on.
 MIN_PAPER_CONTRAST = 40
+#: A sheet found at a lower threshold (part of it in shadow) is taken instead of Otsu's when
+#: Otsu's is no quadrilateral, or when it is one but this many times smaller (a shadow across
+#: the sheet from side to side leaves four corners too).
+SHADED_SHEET = 1.15
 #: Band along the edges of a rectified sheet (share of its longer side) blanked as edge shadow.
 PAPER_MARGIN = 0.012
 #: Images with a shorter side than this (px) are strips or crops, never photos of a sheet.
@@ -211,7 +215,8 @@ def find_paper(gray: np.ndarray) -> np.ndarray | None:
     The sheet is the largest bright region of a thumbnail (Otsu), taken when it is convex,
     covers :data:`MIN_PAPER_SHARE` to :data:`MAX_PAPER_SHARE` of the frame and is clearly
     brighter than the rest; its hull, shrunk by the paper's edge shadow, is the mask. When
-    that is no quadrilateral, a lower threshold is tried too (a corner in shadow). Scans
+    that is no quadrilateral or much smaller than the sheet at a lower threshold, the latter is
+    taken when it is a quadrilateral (a corner or a side in shadow). Scans
     (paper fills the frame), strips and crops give ``None``.
     """
     height, width = gray.shape
@@ -223,12 +228,15 @@ def find_paper(gray: np.ndarray) -> np.ndarray | None:
     otsu, _ = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     darker = small[small < otsu]
     found = _bright_sheet(small, otsu)
-    if found is not None and paper_corners(found) is None and darker.size:
-        # A sheet shaded across a corner: Otsu's bright region stops at the shadow. Halfway
-        # down to the table's level it may be the whole sheet, four corners and all.
+    if found is not None and darker.size:
+        # A sheet shaded across a corner or a side: Otsu's bright region stops at the
+        # shadow. Halfway down to the table's level it may be the whole sheet, four corners
+        # and all.
         lower = _bright_sheet(small, (otsu + float(np.median(darker))) / 2)
         if lower is not None and paper_corners(lower) is not None:
-            found = lower
+            larger = np.count_nonzero(lower) > SHADED_SHEET * np.count_nonzero(found)
+            if larger or paper_corners(found) is None:
+                found = lower
     if found is None:
         return None
     return cv2.resize(found, (width, height), interpolation=cv2.INTER_NEAREST)

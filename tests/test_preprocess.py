@@ -2,6 +2,7 @@
 
 import cv2
 import numpy as np
+import pytest
 
 from formreader import synth
 from formreader.preprocess import (
@@ -45,14 +46,22 @@ def test_find_paper_keeps_the_sheet_and_drops_the_table():
     assert not np.any(mask[inside == 0])  # nothing outside the sheet
 
 
-def test_find_paper_takes_in_a_corner_of_the_sheet_in_shadow():
+@pytest.mark.parametrize(
+    ("shade", "shaded_point"),
+    [
+        # Across the top-left corner: the sheet's bright part has five corners.
+        (np.add.outer(np.arange(600), np.arange(800)) < 500, (120, 220)),
+        # Across its left side: the bright part is a quadrilateral too, but the wrong one.
+        (np.broadcast_to(np.arange(800) < 300, (600, 800)), (300, 220)),
+    ],
+)
+def test_find_paper_takes_in_the_part_of_the_sheet_in_shadow(shade, shaded_point):
     image, sheet = photographed_sheet(np.random.default_rng(0))
     inside = np.zeros_like(image)
     cv2.fillConvexPoly(inside, sheet, 255)
-    shade = np.add.outer(np.arange(600), np.arange(800)) < 500  # across the top-left corner
     image[(inside > 0) & shade] = 150
     mask = find_paper(image)
-    assert mask is not None and mask[120, 220] == 255  # in the shadow
+    assert mask is not None and mask[shaded_point] == 255
     assert paper_corners(mask) is not None  # the whole sheet: four corners, rectified
     outside = cv2.distanceTransform((inside == 0).astype(np.uint8), cv2.DIST_L2, 3)
     assert outside[mask > 0].max() <= 2  # at most a pixel or two of table at its edge
