@@ -33,6 +33,9 @@ STACK_GAP = 0.25
 #: Ruled lines at most this many heights (the taller of two neighbours) above and below a
 #: piece make it boxed.
 BOX_REACH = 1.0
+#: A box beside a comb with a base only (or an underline) is a field of its own when this many
+#: heights or more away (letters of large print, their stems taken for rules, stand closer).
+BOX_APART = 0.3
 #: Rules under two neighbouring pieces this far apart in height (share of the taller piece)
 #: are two writing lines, and part two fields.
 LINE_STEP = 0.25
@@ -251,8 +254,9 @@ def _box_side_between(lines, a, b) -> bool:
     """Whether the side of a box parts boxes ``a`` and ``b`` (``a`` left of ``b``): an
     upright ruled line runs between them, across the rows they share, and one of them is
     written in the box (rules above and below) while the other stands free of rules -- or
-    each is written in a box of its own: no ruled line runs from one across the gap to the
-    other (a one-digit box beside a comb; a comb's empty cell has its rules)."""
+    each is written in a box or comb of its own: no ruled line runs from one across the gap
+    to the other (a one-digit box beside a comb; a comb's empty cell has its rules), and
+    unless both are boxed they stand :data:`BOX_APART` apart (a comb with a base only)."""
     if lines is None:
         return False
     (xa, ya, wa, ha), (xb, yb, _, hb) = a, b
@@ -268,7 +272,8 @@ def _box_side_between(lines, a, b) -> bool:
         return True
     reach = round(BOX_REACH * height)
     top, bottom = min(ya, yb) - reach, max(ya + ha, yb + hb) + reach
-    return rulings == {2} and xb > xa + wa and not _rule_across(lines, top, bottom, xa + wa, xb)
+    apart = xb - (xa + wa) > (0 if rulings == {2} else BOX_APART * height)
+    return rulings in ({2}, {1, 2}) and apart and not _rule_across(lines, top, bottom, xa + wa, xb)
 
 
 def _underlined_gap(lines, a, b) -> bool:

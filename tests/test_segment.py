@@ -153,6 +153,25 @@ def test_a_one_digit_box_beside_a_comb_is_a_field_of_its_own():
     assert [sorted(f) for f in group_fields(boxes, [1, 2, 3], lines)] == [[1, 2, 3]]
 
 
+def test_a_box_beside_a_comb_without_a_top_rule_is_a_field_of_its_own():
+    comb, box = [(20, 55, 30, 40), (60, 55, 30, 40)], (112, 55, 30, 40)  # 22 px apart
+    boxes = boxes_of(*comb, box)
+    lines = np.zeros((160, 200), np.uint8)
+    lines[104:106, 10:100] = 255  # the comb's base: no rule above its cells
+    for x in (10, 55, 98):  # its walls
+        lines[45:106, x : x + 2] = 255
+    for y in (45, 104):  # the box's top and base, not running on from the comb's
+        lines[y : y + 2, 104:160] = 255
+    for x in (104, 158):
+        lines[45:106, x : x + 2] = 255
+    assert sorted(sorted(f) for f in group_fields(boxes, [1, 2, 3], lines)) == [[1, 2], [3]]
+    lines[104:106, 100:104] = 255  # the comb's base runs on into the box's: one comb
+    assert [sorted(f) for f in group_fields(boxes, [1, 2, 3], lines)] == [[1, 2, 3]]
+    lines[104:106, 100:104] = 0
+    close = boxes_of(*comb, (100, 55, 30, 40))  # 10 px: a quarter of a height, as letters
+    assert [sorted(f) for f in group_fields(close, [1, 2, 3], lines)] == [[1, 2, 3]]
+
+
 def test_digits_on_one_writing_line_stay_one_field_across_a_wide_space_but_not_a_wall():
     digits = [(20, 50, 30, 40), (60, 50, 30, 40), (170, 50, 30, 40)]  # 80 px = 2 heights apart
     boxes = boxes_of(*digits)
