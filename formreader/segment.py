@@ -137,25 +137,28 @@ def _rows(items: list[tuple[int, int, int, int]]) -> list[list[int]]:
     """Group boxes ``(x, y, w, h)`` into rows by vertical overlap, rows top to bottom.
 
     A row's band is the mean top and bottom of its members, so one tall box does not pull
-    the rows above and below into it. A box joins a row when they overlap by 0.4 of the
-    taller of the two: a digit whose top reaches into a line of small print does not join it.
+    the rows above and below into it. A box joins the row it overlaps most, when by more than
+    0.4 of the taller of the two: a digit whose top reaches into a line of small print does
+    not join it, and digits side by side that overlap two rows go to the same one.
     """
     order = sorted(range(len(items)), key=lambda i: items[i][1] + items[i][3] / 2)
     rows: list[list[int]] = []
     bands: list[list[float]] = []  # sum of tops, sum of bottoms
     for i in order:
         _, y, _, h = items[i]
-        for row, band in zip(rows, bands, strict=True):
+        best, best_share = None, 0.4
+        for r, (row, band) in enumerate(zip(rows, bands, strict=True)):
             top, bottom = band[0] / len(row), band[1] / len(row)
-            overlap = min(bottom, y + h) - max(top, y)
-            if overlap > 0.4 * max(h, bottom - top):
-                row.append(i)
-                band[0] += y
-                band[1] += y + h
-                break
-        else:
+            share = (min(bottom, y + h) - max(top, y)) / max(h, bottom - top)
+            if share > best_share:
+                best, best_share = r, share
+        if best is None:
             rows.append([i])
             bands.append([float(y), float(y + h)])
+        else:
+            rows[best].append(i)
+            bands[best][0] += y
+            bands[best][1] += y + h
     order_rows = sorted(range(len(rows)), key=lambda r: bands[r][0] / len(rows[r]))
     return [rows[r] for r in order_rows]
 

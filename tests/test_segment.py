@@ -188,6 +188,24 @@ def test_digits_on_one_writing_line_stay_one_field_across_a_wide_space_but_not_a
     assert sorted(sorted(f) for f in group_fields(far, [1, 2, 3], lines)) == [[1, 2], [3]]
 
 
+def test_digits_beside_a_line_of_print_join_the_row_they_overlap_most():
+    # Print far to the right (seed 7's form 12): a 15 px word and a row of 10 px letters
+    # whose mean band drifts as they join; each digit overlaps both. The digits went to
+    # different rows, each to the first that overlapped it enough, and were read as two
+    # fields interleaved ('69347' as '693' and '9347').
+    print_ = [
+        (896, 966, 5, 15),
+        (966, 971, 5, 10),
+        (972, 971, 5, 10),
+        (978, 966, 22, 15),
+        (1002, 971, 5, 10),
+    ]
+    digits = [(273, 968, 23, 29), (333, 965, 19, 31)]
+    boxes = boxes_of(*print_, *digits)
+    fields = group_fields(boxes, list(range(1, 8)))
+    assert [6, 7] in [sorted(f) for f in fields]
+
+
 def test_digits_whose_tops_reach_into_a_line_of_print_stay_one_row():
     # Print to the left whose band ends 7 px below the first digit's top; the second digit
     # sits lower and does not reach it.
