@@ -29,8 +29,11 @@ STRINGS_NAME = "strings.tflite"
 MAX_DIGITS = 10
 BLANK = 10
 #: Most crops per model call. A call is padded to a power of two up to this, and the tensors
-#: only ever grow: reading one image allocates for a few crops, a scan soon for 64.
-CHUNK = 64
+#: only ever grow: reading one image allocates for a few crops, a scan soon for 16. LiteRT's
+#: arena grows with the batch: at 64, 650 strip views took a process 103 MiB above its start,
+#: at 16 60 MiB (the digit CNN and gate 40 -> 28 MiB), and were read no slower (0.9-1.1 s ->
+#: 0.8-0.9 s); bench/speed.py's 1,000-page scan peaked at 657 MiB with 64 (README).
+CHUNK = 16
 #: The string model reads each strip in several views -- moved 0-3 px along it, and shrunk to
 #: SHRINK of its size -- and the text most views read stands: one reading hangs on where the
 #: strip's pixels fall on the model's 4 px steps (bench/string_model.py: 0.842 -> 0.870).

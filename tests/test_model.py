@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from conftest import REPO
 
 import formreader
-from formreader.classify import DigitClassifier, bundled_model_dir
+from formreader.classify import CHUNK, DigitClassifier, StringReader, bundled_model_dir
 from formreader.cli import main
-from formreader.normalize import NORMALIZATION_VERSION, normalize_batch
+from formreader.normalize import NORMALIZATION_VERSION, normalize_batch, normalize_strips
 
 #: MNIST test accuracy the bundled model must reach (the foundation issue's target).
 BUNDLED_ACCURACY = 0.9970
@@ -57,6 +57,23 @@ def test_exported_model_agrees_with_keras(mnist_test):
     lite_pred = DigitClassifier().predict(digits).argmax(1)
     assert np.mean(keras_pred == lite_pred) >= 0.9999
     assert abs(np.mean(keras_pred == labels) - np.mean(lite_pred == labels)) <= 0.0001
+
+
+def test_a_model_reads_the_same_whatever_it_read_before(mnist_test):
+    images, _ = mnist_test
+    digits = normalize_batch(images[: 3 * CHUNK + 5], ink_is_dark=False)
+    fresh = DigitClassifier().predict(digits[:3])
+    grown = DigitClassifier()
+    many = grown.predict(digits)  # several chunks, the last one short
+    np.testing.assert_allclose(grown.predict(digits[:3]), fresh, atol=1e-5)
+    np.testing.assert_allclose(many[:3], fresh, atol=1e-5)
+    rows = [np.hstack(images[i : i + 4]) for i in range(2 * CHUNK + 1)]  # 4 digits each
+    strips = normalize_strips(rows, ink_is_dark=False)
+    for (text, sure), (alone, alone_sure) in zip(
+        StringReader().read(strips)[:2], StringReader().read(strips[:2]), strict=True
+    ):
+        assert text == alone and text  # something is read, the same both ways
+        np.testing.assert_allclose(sure, alone_sure, atol=1e-5)
 
 
 def test_read_and_scan_do_not_import_tensorflow_or_dask(tmp_path, mnist_test):
