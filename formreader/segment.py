@@ -296,6 +296,31 @@ def _underlined_gap(lines, a, b) -> bool:
     return _rule_across(lines, bottom - height // 4, bottom + round(BOX_REACH * height), x0, x1)
 
 
+def _neighbour_cells(lines, a, b) -> bool:
+    """Whether boxes ``a`` and ``b`` (``a`` left of ``b``) are written in neighbouring cells
+    of one comb: each in a cell (rules above and below), those rules running across the gap,
+    and one wall in it (digits written small in wide cells stand far apart)."""
+    if lines is None:
+        return False
+    (xa, ya, wa, ha), (xb, yb, _, hb) = a, b
+    x0, x1 = xa + wa, xb
+    y0, y1 = max(ya, yb), min(ya + ha, yb + hb)
+    if x1 <= x0 or y1 <= y0:
+        return False
+    height = max(ha, hb)
+    if _ruling(lines, a, height) < 2 or _ruling(lines, b, height) < 2:
+        return False
+    reach = round(BOX_REACH * height)
+    top, bottom = min(ya, yb), max(ya + ha, yb + hb)
+    if not (
+        _rule_across(lines, top - reach, top + height // 2, x0, x1)
+        and _rule_across(lines, bottom - height // 2, bottom + reach, x0, x1)
+    ):
+        return False
+    walls = (lines[y0:y1, x0:x1] > 0).mean(axis=0) >= 0.9
+    return int(np.count_nonzero(np.diff(walls.astype(np.int8), prepend=0) == 1)) == 1
+
+
 def _rules_under(lines, box) -> np.ndarray:
     """Rows of the ruled line under the middle half of ``box`` (``x, y, w, h``), within
     :data:`BOX_REACH` of its height below it (empty when there is none)."""
@@ -394,7 +419,10 @@ def group_fields(boxes: np.ndarray, labels: list[int], lines=None) -> list[list[
             # two writing lines at different heights the numbers on each (a comb beside an
             # underline).
             gap = (x - right) / max(h, right_height)
-            underlined = gap <= UNDERLINED_GAP and _underlined_gap(lines, items[previous], items[i])
+            underlined = gap <= UNDERLINED_GAP and (
+                _underlined_gap(lines, items[previous], items[i])
+                or _neighbour_cells(lines, items[previous], items[i])
+            )
             if (
                 (gap > FIELD_GAP and not underlined)
                 or _box_side_between(lines, items[previous], items[i])

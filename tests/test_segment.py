@@ -172,6 +172,23 @@ def test_a_box_beside_a_comb_without_a_top_rule_is_a_field_of_its_own():
     assert [sorted(f) for f in group_fields(close, [1, 2, 3], lines)] == [[1, 2, 3]]
 
 
+def test_a_small_digit_in_the_next_comb_cell_stays_in_the_field_but_not_past_an_empty_cell():
+    # Cells 60 px wide; a small last digit at its cell's right, 55 px = 1.4 heights on.
+    digits = [(110, 50, 25, 40), (190, 60, 20, 25)]
+    boxes = boxes_of(*digits)
+    lines = np.zeros((140, 360), np.uint8)
+    for y in (40, 94):  # the comb's top and base
+        lines[y : y + 2, 100:342] = 255
+    for x in (100, 160, 220, 280, 340):  # its walls
+        lines[40:96, x : x + 2] = 255
+    assert [sorted(f) for f in group_fields(boxes, [1, 2], lines)] == [[1, 2]]
+    past = boxes_of(digits[0], (250, 60, 20, 25))  # an empty cell (two walls) between
+    assert sorted(sorted(f) for f in group_fields(past, [1, 2], lines)) == [[1], [2]]
+    free = lines.copy()
+    free[40:42] = 0  # no top rule: a base with ticks, not a comb
+    assert sorted(sorted(f) for f in group_fields(boxes, [1, 2], free)) == [[1], [2]]
+
+
 def test_digits_on_one_writing_line_stay_one_field_across_a_wide_space_but_not_a_wall():
     digits = [(20, 50, 30, 40), (60, 50, 30, 40), (170, 50, 30, 40)]  # 80 px = 2 heights apart
     boxes = boxes_of(*digits)
