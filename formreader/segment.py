@@ -244,13 +244,18 @@ def _ruling(lines, box, height: int) -> int:
     return above + _rule_across(lines, y + h // 2, y + h + reach, x0, x1)
 
 
+def _wall_columns(lines, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    """Which of columns ``x0:x1`` an upright ruled line runs down through rows ``y0:y1``."""
+    band = lines[y0:y1, x0:x1] > 0
+    if not band.size:
+        return np.zeros(band.shape[1], bool)
+    return band.mean(axis=0) >= 0.9
+
+
 def upright_rule(lines, x0: int, y0: int, x1: int, y1: int) -> bool:
     """Whether an upright ruled line (``lines``: the page's mask of rules, or ``None``) runs
     through rows ``y0:y1`` somewhere in columns ``x0:x1``: a box's side or a cell wall."""
-    if lines is None:
-        return False
-    band = lines[y0:y1, x0:x1] > 0
-    return bool(band.size) and bool((band.mean(axis=0) >= 0.9).any())
+    return lines is not None and bool(_wall_columns(lines, x0, y0, x1, y1).any())
 
 
 def _box_side_between(lines, a, b) -> bool:
@@ -317,8 +322,8 @@ def _neighbour_cells(lines, a, b) -> bool:
         and _rule_across(lines, bottom - height // 2, bottom + reach, x0, x1)
     ):
         return False
-    walls = (lines[y0:y1, x0:x1] > 0).mean(axis=0) >= 0.9
-    return int(np.count_nonzero(np.diff(walls.astype(np.int8), prepend=0) == 1)) == 1
+    walls = _wall_columns(lines, x0, y0, x1, y1).astype(np.int8)
+    return int(np.count_nonzero(np.diff(walls, prepend=0) == 1)) == 1
 
 
 def _rules_under(lines, box) -> np.ndarray:
