@@ -55,6 +55,9 @@ LINE_FRINGE = 1
 WALL_OVER_RULE, MIN_RULE_RUN, MAX_RULE_RUN = 1.5, 2.0, 25
 #: ... and its box is at most this much (px) wider than its mean width (it is straight).
 WALL_SLANT = 2.0
+#: An upright too wide for a wall may be a wall with a digit's stroke touching it: its columns
+#: filled over this share of its height, as narrow as a wall, are carved out as one.
+WALL_FILL = 0.9
 #: An upright meeting a rule at one end only is a comb tooth when another one as tall (within
 #: this share) stands on the same rule within this many of its heights; else it is a stroke.
 TOOTH_LIKENESS, TOOTH_REACH = 0.08, 4.0
@@ -380,10 +383,16 @@ def find_lines(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # Mean width (area over height): a ragged edge widens a wall's box, not its mean; a
         # slanted stroke's box is much wider than its mean.
         widths = stats[touching, cv2.CC_STAT_AREA] / stats[touching, cv2.CC_STAT_HEIGHT]
-        thin = widths <= max(rule_run(across), MIN_RULE_RUN) + WALL_OVER_RULE
+        widest = max(rule_run(across), MIN_RULE_RUN) + WALL_OVER_RULE
         straight = stats[touching, cv2.CC_STAT_WIDTH] <= widths + WALL_SLANT
-        thin = touching[thin & straight]
-        upright[np.isin(labels, _walls(across, stats, thin))] = 255
+        thin = (widths <= widest) & straight
+        upright[np.isin(labels, _walls(across, stats, touching[thin]))] = 255
+        carved = np.zeros_like(binary)
+        for label in touching[~thin]:
+            _carve_wall(labels, stats[label], label, widest, carved)
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(carved, connectivity=8)
+        sides = _walls(across, stats, np.arange(1, len(stats)), sides_only=True)
+        upright[np.isin(labels, sides)] = 255
     # Long vertical lines (squared paper, table columns), broken or not, are walls too.
     min_length = max(3 * long_run, width // 3) // 2
     bridged = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, np.ones((RULE_GAP + 1, 1), np.uint8))
@@ -408,12 +417,28 @@ def find_lines(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cv2.bitwise_or(across, box_across), cv2.bitwise_or(upright, box_upright)
 
 
-def _walls(across: np.ndarray, stats: np.ndarray, uprights: np.ndarray) -> list[int]:
+def _carve_wall(labels: np.ndarray, box, label: int, widest: float, posts: np.ndarray) -> None:
+    """Mark in ``posts`` the wall inside the upright ``label`` (box ``x, y, w, h``) too wide
+    for one: a band of columns it fills (:data:`WALL_FILL`) top to bottom, no wider than
+    ``widest`` (px) -- a cell's wall with a digit's stroke touching it."""
+    x, y, w, h = (int(v) for v in box[:4])
+    part = labels[y : y + h, x : x + w] == label
+    full = np.r_[False, part.mean(axis=0) >= WALL_FILL, False]
+    steps = np.flatnonzero(np.diff(full.astype(np.int8)))
+    for start, end in zip(steps[::2], steps[1::2], strict=True):
+        if end - start <= widest:
+            posts[y : y + h, x + start : x + end][part[:, start:end]] = 1
+
+
+def _walls(
+    across: np.ndarray, stats: np.ndarray, uprights: np.ndarray, sides_only: bool = False
+) -> list[int]:
     """The uprights (component labels, ``stats`` as OpenCV gives) that are walls: those
     that meet a rule at both ends (a box's side), and those meeting one at one end only that
     stand among others of their height on the same rule (comb teeth). A lone upright standing
     on a rule, one taller than the teeth beside it, or one whose free end faces another rule
-    across a gap (strokes standing on the base of a closed box) is a pen stroke."""
+    across a gap (strokes standing on the base of a closed box) is a pen stroke. With
+    ``sides_only``, only the former."""
     height = across.shape[0]
 
     def meets(y: int, x: int, w: int) -> bool:
@@ -432,7 +457,7 @@ def _walls(across: np.ndarray, stats: np.ndarray, uprights: np.ndarray) -> list[
         top, bottom = meets(y, x, w), meets(y + h - 1, x, w)
         if top and bottom:
             walls.append(int(label))
-        elif not faces(y + h - 1 if top else y, x, w, h, down=top):
+        elif not sides_only and not faces(y + h - 1 if top else y, x, w, h, down=top):
             ends[int(label)] = (x, y if top else y + h, h)
     for label, (x, y, h) in ends.items():
         siblings = [

@@ -184,6 +184,21 @@ def test_comb_teeth_and_box_sides_are_walls_but_a_one_standing_on_a_rule_is_not(
     assert strokes[195:248, 600:602].all()  # the 1 on the underline
 
 
+def test_a_cell_wall_a_digit_touches_is_still_a_wall_but_the_digit_is_not():
+    binary = np.zeros((200, 800), np.uint8)
+    binary[50:54, 20:420] = binary[110:114, 20:420] = 255  # a comb: top, base ...
+    for x in range(20, 421, 50):
+        binary[50:114, x : x + 4] = 255  # ... and cell walls, 4 px thick like the rules
+    binary[75:95, 104:120] = 255  # a 0's thick left side touching the wall at x 120
+    binary[60:100, 174:178] = binary[60:62, 150:178] = 255  # a 7 whose stem touches none
+    across, upright = find_lines(binary)
+    strokes = remove_lines(binary, across, upright)
+    # The wall the 0 touches, but where the 0's strokes run across it.
+    assert not strokes[58:73, 120:124].any() and not strokes[97:106, 120:124].any()
+    assert strokes[77:93, 104:118].all()  # the 0
+    assert strokes[62:98, 174:178].all()  # the 7's stem
+
+
 def test_without_walls_paints_walls_paper_but_not_where_a_stroke_touches_them():
     flat = np.full((8, 8), 255, np.uint8)
     walls, strokes = np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8)
