@@ -453,13 +453,22 @@ def draw(model, save_dir):
     "continental-European way (flagged 1s, crossed 7s). 3 epochs --from the bundled model: "
     "CVL valid 0.935 -> 0.951, MNIST test 0.9972 -> 0.996.",
 )
+@click.option(
+    "--pages",
+    type=click.IntRange(0),
+    default=0,
+    help="crnn: also train on the strips the pipeline cuts from N generated form and photo "
+    "pages (fields as a scan hands them to the string model, rule remnants and all).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--limit",
     type=click.IntRange(100),
     help="Use only the first N training images (crnn: make N synthetic strings).",
 )
-def train(mnist, out_dir, epochs, arch, data, start_from, no_mnist, continental, seed, limit):
+def train(
+    mnist, out_dir, epochs, arch, data, start_from, no_mnist, continental, pages, seed, limit
+):
     """Train a digit model (or the gate) on MNIST and export it for `scan` and `read`.
 
     \b
@@ -479,6 +488,8 @@ def train(mnist, out_dir, epochs, arch, data, start_from, no_mnist, continental,
         raise click.UsageError(
             "--continental is for training the digit CNN or the string model on MNIST"
         )
+    if pages and arch != "crnn":
+        raise click.UsageError("--pages is for the string model (--arch crnn)")
     if data:
         from formreader.retrain import retrain
 
@@ -527,6 +538,7 @@ def train(mnist, out_dir, epochs, arch, data, start_from, no_mnist, continental,
                 seed=seed,
                 start_from=start_from,
                 continental=continental,
+                pages=pages,
                 echo=echo,
             )
         elif arch == "gate":

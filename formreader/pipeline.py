@@ -138,6 +138,8 @@ class FieldReading:
     pieces: list[DigitPiece] = field(default_factory=list, repr=False)
     #: The other reader's reading when the two disagree.
     other: FieldReading | None = field(default=None, repr=False)
+    #: The normalised strip the string model read (``None``: it did not read this field).
+    strip: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def confidence(self) -> float:
@@ -307,7 +309,9 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
             max(a, b)
             for a, b in zip(digits.digit_confidences, string.digit_confidences, strict=True)
         ]
-        return FieldReading(digits.text, confidences, digits.box, digits.doubt, digits.pieces)
+        return FieldReading(
+            digits.text, confidences, digits.box, digits.doubt, digits.pieces, strip=string.strip
+        )
     if len(string.text) == len(digits.text):
         pairs = enumerate(zip(digits.text, string.text, strict=True))
         differ = [i for i, (a, b) in pairs if a != b]
@@ -332,7 +336,13 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
     )
     other = digits if winner is string else string
     return FieldReading(
-        winner.text, winner.digit_confidences, winner.box, doubt, digits.pieces, other
+        winner.text,
+        winner.digit_confidences,
+        winner.box,
+        doubt,
+        digits.pieces,
+        other,
+        string.strip,
     )
 
 
@@ -531,7 +541,7 @@ def _read_strip(readers: Readers, page, found: list, ink, shape) -> FieldReading
     text, confidences = readers.strings.read(strip[np.newaxis])[0]
     height, width = shape[:2]
     box = _union(ink) if ink else (0, 0, width, height)
-    string = FieldReading(text, [round(c, 4) for c in confidences], box)
+    string = FieldReading(text, [round(c, 4) for c in confidences], box, strip=strip)
     if not found:
         # A strip is there to be read: however unsure, its reading is reported, flagged.
         return replace(string, doubt="read by the string model only") if text else None
@@ -793,10 +803,10 @@ def _read_strings(strings, page, labels_img, fields, shape) -> list[FieldReading
         index.append(i)
     results: list[FieldReading | None] = [None] * len(fields)
     read = strings.read(np.stack(crops)) if crops else []
-    for i, (text, confidences) in zip(index, read, strict=True):
+    for i, strip, (text, confidences) in zip(index, crops, read, strict=True):
         fld = fields[i]
         box = _field_box(fld.atoms, fld, page, shape)
-        results[i] = FieldReading(text, [round(c, 4) for c in confidences], box)
+        results[i] = FieldReading(text, [round(c, 4) for c in confidences], box, strip=strip)
     return results
 
 

@@ -48,6 +48,11 @@ STRING_LEARNING_RATE = 2e-3
 STRING_CONTINUE_RATE = 5e-4
 STRING_PATIENCE = 4
 STRING_KERAS_NAME = "strings.keras"
+#: Generated pages whose fields the pipeline cut are read as these kinds, in turn.
+PAGE_KINDS = ("form", "photo")
+#: A strip the pipeline cut is labelled with the true field whose box it overlaps this much
+#: (intersection over union); others (fields joined, split or missed) are left out.
+PAGE_MATCH = 0.6
 STRING_TFLITE_NAME = "strings.tflite"
 _CHUNK = 500
 
@@ -79,6 +84,68 @@ def synthetic_strings(
     else:
         with ProcessPoolExecutor(workers) as executor:
             parts = list(executor.map(_make_chunk, jobs))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = min(ax + aw, bx + bw) - max(ax, bx)
+    h = min(ay + ah, by + bh) - max(ay, by)
+    if w <= 0 or h <= 0:
+        return 0.0
+    return w * h / (aw * ah + bw * bh - w * h)
+
+
+def _page_chunk(args) -> tuple[np.ndarray, np.ndarray]:
+    """Worker: the strips the pipeline hands the string model on ``count`` generated pages,
+    labelled with the true fields they match, and padded labels."""
+    from formreader.pipeline import Readers, read_page
+
+    images, labels, seed, start, count = args
+    pool = synth.DigitPool(images, labels)
+    readers = Readers.load(reader="both")
+    strips, texts = [], []
+    for i in range(start, start + count):
+        kind = PAGE_KINDS[i % len(PAGE_KINDS)]
+        page = synth.make_page(kind, pool, np.random.default_rng([seed, i]))
+        for reading in read_page(page.image, readers):
+            if reading.strip is None:
+                continue
+            truth = max(page.fields, key=lambda f: _iou(f.box, reading.box), default=None)
+            if truth is not None and _iou(truth.box, reading.box) >= PAGE_MATCH:
+                strips.append(np.round(reading.strip * 255).astype(np.uint8))
+                texts.append(truth.text)
+    x = np.zeros((len(strips), STRIP_HEIGHT, STRIP_WIDTH), np.uint8)
+    y = np.full((len(strips), MAX_DIGITS), -1, np.int32)
+    for k, (strip, text) in enumerate(zip(strips, texts, strict=True)):
+        x[k] = strip
+        y[k, : len(text)] = [int(c) for c in text]
+    return x, y
+
+
+def page_strings(
+    digits: np.ndarray, labels: np.ndarray, pages: int, seed: int, workers: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Strips as the pipeline cuts them, with their true digits: ``pages`` generated pages
+    (:data:`PAGE_KINDS` in turn, written with ``digits``) read by :func:`read_page` with the
+    bundled models; each strip the string model read whose box matches one true field
+    (:data:`PAGE_MATCH`) is kept -- with the rule remnants, cut-off strokes and neighbours'
+    ink the clean-up leaves in real fields. Returns uint8 ``(n, 32, 256)`` and ``(n, 10)``
+    labels (-1 pads); page ``i`` depends only on ``(seed, i)``."""
+    jobs = [
+        (digits, labels, seed, start, min(_CHUNK // 10, pages - start))
+        for start in range(0, pages, _CHUNK // 10)
+    ]
+    if not jobs:
+        return np.zeros((0, STRIP_HEIGHT, STRIP_WIDTH), np.uint8), np.zeros(
+            (0, MAX_DIGITS), np.int32
+        )
+    if workers <= 1:
+        parts = [_page_chunk(job) for job in jobs]
+    else:
+        with ProcessPoolExecutor(workers) as executor:
+            parts = list(executor.map(_page_chunk, jobs))
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
@@ -148,6 +215,7 @@ def train_strings(
     workers: int | None = None,
     start_from: str | os.PathLike | None = None,
     continental: bool = False,
+    pages: int = 0,
     echo=log.info,
 ) -> TrainResult:
     """Train the string model on synthetic strings of MNIST training digits.
@@ -160,7 +228,8 @@ def train_strings(
     training continues from its string model, at the lower peak ``STRING_CONTINUE_RATE``.
     With ``continental`` a share of the training pool's 1s and 7s is written the
     continental-European way (:func:`formreader.train.continental_forms`); the test strings
-    keep MNIST's own.
+    keep MNIST's own. With ``pages``, the strips the pipeline cuts from that many generated
+    pages (:func:`page_strings`) are trained on too, a tenth of them validating.
     """
     import keras
     import tensorflow as tf
@@ -169,16 +238,16 @@ def train_strings(
     out_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
     (x_train, y_train), (x_test, y_test) = load_mnist(mnist)
-    meta = [samples, seed, int(continental), synth.GENERATOR_VERSION]
+    meta = [samples, seed, int(continental), synth.GENERATOR_VERSION, pages]
     cache = out_dir / "synthetic_strings.npz"
     n_val = min(STRING_VALIDATION, samples // 10)
     cached = None
     if cache.is_file():
         with np.load(cache) as data:
             if data["meta"].tolist() == meta:
-                cached = data["x"], data["y"], data["x_test"], data["y_test"]
+                cached = [data[k] for k in ("x", "y", "x_test", "y_test", "x_pages", "y_pages")]
     if cached:
-        x, y, x_test_s, y_test_s = cached
+        x, y, x_test_s, y_test_s, x_pages, y_pages = cached
     else:
         started = time.perf_counter()
         workers = workers or os.cpu_count() or 1
@@ -186,12 +255,27 @@ def train_strings(
             x_train = continental_forms(x_train, y_train, seed)
         x, y = synthetic_strings(x_train, y_train, samples, seed, workers)
         x_test_s, y_test_s = synthetic_strings(x_test, y_test, n_val, seed + 1, workers)
-        np.savez(cache, x=x, y=y, x_test=x_test_s, y_test=y_test_s, meta=meta)
-        echo(f"made {samples + n_val} synthetic strings in {time.perf_counter() - started:.0f}s")
+        x_pages, y_pages = page_strings(x_train, y_train, pages, seed + 2, workers)
+        np.savez(
+            cache,
+            x=x,
+            y=y,
+            x_test=x_test_s,
+            y_test=y_test_s,
+            x_pages=x_pages,
+            y_pages=y_pages,
+            meta=meta,
+        )
+        echo(
+            f"made {samples + n_val} synthetic strings and {len(x_pages)} strips of {pages}"
+            f" pages in {time.perf_counter() - started:.0f}s"
+        )
 
-    x_fit, y_fit = x[n_val:], y[n_val:]
-    x_val = x[:n_val].astype(np.float32)[..., None] / 255
-    y_val = y[:n_val]
+    n_page_val = len(x_pages) // 10
+    x_fit = np.concatenate([x[n_val:], x_pages[n_page_val:]])
+    y_fit = np.concatenate([y[n_val:], y_pages[n_page_val:]])
+    x_val = np.concatenate([x[:n_val], x_pages[:n_page_val]]).astype(np.float32)[..., None] / 255
+    y_val = np.concatenate([y[:n_val], y_pages[:n_page_val]])
     x_seen = x_fit[:n_val].astype(np.float32)[..., None] / 255
 
     def scale(images, labels):
@@ -265,9 +349,12 @@ def train_strings(
                 "data": {
                     "source": mnist_path(mnist) or "keras.datasets.mnist",
                     "train_strings": int(len(x_fit)),
-                    "validation_strings": int(n_val),
+                    "validation_strings": int(len(x_val)),
                     "generator": "formreader.synth.make_string on MNIST training digits",
                     "continental_share": synth.CONTINENTAL_SHARE if continental else 0.0,
+                    "pages": pages,
+                    "page_strips": int(len(x_pages) - n_page_val),
+                    "page_kinds": list(PAGE_KINDS) if pages else [],
                 },
                 "epochs_run": len(history),
                 "continued_from": str(start_from) if start_from else None,

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from formreader import synth
 from formreader.classify import StringReader
 from formreader.cli import main
 from formreader.nondigits import STROKE_CANVAS, vary_stroke
+from formreader.train_strings import PAGE_KINDS, page_strings
 
 #: Stated floor for 4,000 images x 4 epochs, measured on held-out MNIST test digits.
 SMALL_RUN_ACCURACY = 0.90
@@ -90,11 +92,28 @@ def test_train_string_model_writes_its_files_beside_the_digits(tmp_path, mnist_p
     # Continue training that model on more strings, with continental 1s and 7s.
     more = tmp_path / "more"
     options = ("--arch", "crnn", "--epochs", "1", "--limit", "400", "--from", out, "--continental")
-    result = run_train(mnist_path, more, *options)
+    result = run_train(mnist_path, more, *options, "--pages", "2")
     assert result.exit_code == 0, result.output
     card = json.loads((more / "model_card.json").read_text())["strings"]
-    assert card["continued_from"] == str(out) and card["data"]["train_strings"] == 360
-    assert card["data"]["continental_share"] == 0.4
+    assert card["continued_from"] == str(out) and card["data"]["continental_share"] == 0.4
+    assert card["data"]["pages"] == 2 and card["data"]["page_strips"] > 0
+    assert card["data"]["train_strings"] == 360 + card["data"]["page_strips"]
+    result = run_train(mnist_path, more, "--pages", "2")
+    assert result.exit_code == 2 and "--pages is for the string model" in result.stderr
+
+
+def test_page_strings_are_the_pipelines_strips_labelled_with_their_fields(mnist_test):
+    x, y = mnist_test
+    strips, labels = page_strings(x, y, 2, seed=3)
+    pool = synth.DigitPool(x, y)
+    pages = [
+        synth.make_page(PAGE_KINDS[i % 2], pool, np.random.default_rng([3, i])) for i in range(2)
+    ]
+    truth = {f.text for page in pages for f in page.fields}
+    texts = ["".join(str(d) for d in row if d >= 0) for row in labels]
+    assert strips.dtype == np.uint8 and strips.shape == (len(texts), 32, 256)
+    assert len(texts) >= 3 and set(texts) <= truth
+    assert all(strip.max() > 128 for strip in strips)  # ink, white on black
 
 
 def test_train_gate_writes_its_files_and_tells_digits_from_print(tmp_path, mnist_path):
