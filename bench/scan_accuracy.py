@@ -44,13 +44,7 @@ def edit_distance(a: str, b: str) -> int:
 
 def overlap(a, b) -> float:
     """Intersection over the smaller box."""
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = min(ax + aw, bx + bw) - max(ax, bx)
-    h = min(ay + ah, by + bh) - max(ay, by)
-    if w <= 0 or h <= 0:
-        return 0.0
-    return w * h / max(1, min(aw * ah, bw * bh))
+    return synth.box_intersection(a, b) / max(1, min(a[2] * a[3], b[2] * b[3]))
 
 
 def score(pages, predictions):

@@ -122,6 +122,14 @@ class Field:
     box: tuple[int, int, int, int]
 
 
+def box_intersection(a, b) -> int:
+    """Area (px) shared by boxes ``a`` and ``b`` (``x, y, w, h``): how a field found is
+    matched to a true :class:`Field`."""
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(0, w) * max(0, h)
+
+
 @dataclass
 class Page:
     """A synthetic page and its ground truth.

@@ -88,13 +88,8 @@ def synthetic_strings(
 
 
 def _iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = min(ax + aw, bx + bw) - max(ax, bx)
-    h = min(ay + ah, by + bh) - max(ay, by)
-    if w <= 0 or h <= 0:
-        return 0.0
-    return w * h / (aw * ah + bw * bh - w * h)
+    shared = synth.box_intersection(a, b)
+    return shared / max(1, a[2] * a[3] + b[2] * b[3] - shared)
 
 
 def _page_chunk(args) -> tuple[np.ndarray, np.ndarray]:

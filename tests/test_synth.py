@@ -73,3 +73,10 @@ def test_overlapping_digits_never_hide_one_under_the_other():
         for (x0, _, w0, _), (x1, _, w1, _) in itertools.pairwise(boxes):
             overlap = x0 + w0 - x1
             assert 0 < overlap <= synth.MAX_OVERLAP * min(w0, w1) + 1  # touching, not hidden
+
+
+def test_box_intersection_is_the_shared_area_and_zero_apart():
+    assert synth.box_intersection((0, 0, 10, 10), (5, 5, 10, 10)) == 25
+    assert synth.box_intersection((0, 0, 10, 10), (2, 3, 4, 5)) == 20  # inside
+    assert synth.box_intersection((0, 0, 10, 10), (10, 0, 5, 5)) == 0  # edge to edge
+    assert synth.box_intersection((0, 0, 10, 10), (20, 20, 5, 5)) == 0
