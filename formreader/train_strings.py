@@ -78,12 +78,20 @@ def synthetic_strings(
 
     String ``i`` depends only on ``(seed, i)``, whatever the number of workers.
     """
-    jobs = [(digits, labels, seed, start, min(_CHUNK, n - start)) for start in range(0, n, _CHUNK)]
+    return _in_chunks(_make_chunk, digits, labels, n, seed, _CHUNK, workers)
+
+
+def _in_chunks(worker, digits, labels, n: int, seed: int, size: int, workers: int):
+    """``worker``'s images and labels for items ``0 .. n - 1`` made ``size`` at a time,
+    concatenated in order."""
+    jobs = [(digits, labels, seed, start, min(size, n - start)) for start in range(0, n, size)]
     if workers <= 1:
-        parts = [_make_chunk(job) for job in jobs]
+        parts = [worker(job) for job in jobs]
     else:
         with ProcessPoolExecutor(workers) as executor:
-            parts = list(executor.map(_make_chunk, jobs))
+            parts = list(executor.map(worker, jobs))
+    empty = np.zeros((0, STRIP_HEIGHT, STRIP_WIDTH), np.uint8), np.zeros((0, MAX_DIGITS), np.int32)
+    parts = [empty, *parts]  # none when n is 0
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
@@ -128,20 +136,7 @@ def page_strings(
     (:data:`PAGE_MATCH`) is kept -- with the rule remnants, cut-off strokes and neighbours'
     ink the clean-up leaves in real fields. Returns uint8 ``(n, 32, 256)`` and ``(n, 10)``
     labels (-1 pads); page ``i`` depends only on ``(seed, i)``."""
-    jobs = [
-        (digits, labels, seed, start, min(_CHUNK // 10, pages - start))
-        for start in range(0, pages, _CHUNK // 10)
-    ]
-    if not jobs:
-        return np.zeros((0, STRIP_HEIGHT, STRIP_WIDTH), np.uint8), np.zeros(
-            (0, MAX_DIGITS), np.int32
-        )
-    if workers <= 1:
-        parts = [_page_chunk(job) for job in jobs]
-    else:
-        with ProcessPoolExecutor(workers) as executor:
-            parts = list(executor.map(_page_chunk, jobs))
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return _in_chunks(_page_chunk, digits, labels, pages, seed, _CHUNK // 10, workers)
 
 
 def build_string_model():
