@@ -125,8 +125,14 @@ def test_ctrl_c_leaves_a_valid_partial_output_and_resume_completes_it(pool, tmp_
     clean, out = tmp_path / "clean.csv", tmp_path / "out.csv"
     scan(folder, "--out", clean)
     command = [sys.executable, "-m", "formreader", "scan", str(folder), "--out", str(out)]
+    # A test run started in the background of a script inherits SIGINT ignored, and so would the
+    # scan: give it the default disposition, as a terminal's Ctrl-C would find it.
     process = subprocess.Popen(
-        [*command, *parallel], stderr=subprocess.PIPE, text=True, cwd=tmp_path
+        [*command, *parallel],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait until a few files are written to the temp file
