@@ -460,6 +460,12 @@ def draw(model, save_dir):
     help="crnn: also train on the strips the pipeline cuts from N generated form and photo "
     "pages (fields as a scan hands them to the string model, rule remnants and all).",
 )
+@click.option(
+    "--page-hands",
+    type=click.Path(exists=True, file_okay=False),
+    help="crnn with --pages: write half of the pages with the digits of these folders "
+    "0/ ... 9/ (your own crops, or ../shared/data/cvl/train) instead of MNIST's.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--limit",
@@ -467,7 +473,18 @@ def draw(model, save_dir):
     help="Use only the first N training images (crnn: make N synthetic strings).",
 )
 def train(
-    mnist, out_dir, epochs, arch, data, start_from, no_mnist, continental, pages, seed, limit
+    mnist,
+    out_dir,
+    epochs,
+    arch,
+    data,
+    start_from,
+    no_mnist,
+    continental,
+    pages,
+    page_hands,
+    seed,
+    limit,
 ):
     """Train a digit model (or the gate) on MNIST and export it for `scan` and `read`.
 
@@ -490,6 +507,8 @@ def train(
         )
     if pages and arch != "crnn":
         raise click.UsageError("--pages is for the string model (--arch crnn)")
+    if page_hands and not pages:
+        raise click.UsageError("--page-hands needs --pages N")
     if data:
         from formreader.retrain import retrain
 
@@ -539,6 +558,7 @@ def train(
                 start_from=start_from,
                 continental=continental,
                 pages=pages,
+                page_hands=page_hands,
                 echo=echo,
             )
         elif arch == "gate":

@@ -206,6 +206,7 @@ def train_strings(
     start_from: str | os.PathLike | None = None,
     continental: bool = False,
     pages: int = 0,
+    page_hands: str | os.PathLike | None = None,
     echo=log.info,
 ) -> TrainResult:
     """Train the string model on synthetic strings of MNIST training digits.
@@ -219,7 +220,9 @@ def train_strings(
     With ``continental`` a share of the training pool's 1s and 7s is written the
     continental-European way (:func:`formreader.train.continental_forms`); the test strings
     keep MNIST's own. With ``pages``, the strips the pipeline cuts from that many generated
-    pages (:func:`page_strings`) are trained on too, a tenth of them validating.
+    pages (:func:`page_strings`) are trained on too, a tenth of them validating; with
+    ``page_hands`` (digit folders ``0`` ... ``9``, e.g. your own crops) half of those pages are
+    written with these digits instead of MNIST's.
     """
     import keras
     import tensorflow as tf
@@ -228,7 +231,8 @@ def train_strings(
     out_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
     (x_train, y_train), (x_test, y_test) = load_mnist(mnist)
-    meta = [samples, seed, int(continental), synth.GENERATOR_VERSION, pages]
+    meta = [str(v) for v in (samples, seed, continental, synth.GENERATOR_VERSION, pages)]
+    meta.append(str(Path(page_hands).resolve()) if page_hands else "")
     cache = out_dir / "synthetic_strings.npz"
     n_val = min(STRING_VALIDATION, samples // 10)
     cached = None
@@ -245,7 +249,14 @@ def train_strings(
             x_train = continental_forms(x_train, y_train, seed)
         x, y = synthetic_strings(x_train, y_train, samples, seed, workers)
         x_test_s, y_test_s = synthetic_strings(x_test, y_test, n_val, seed + 1, workers)
-        x_pages, y_pages = page_strings(x_train, y_train, pages, seed + 2, workers)
+        hands = synth.DigitPool.from_folder(page_hands) if page_hands else None
+        mine = pages // 2 if hands else 0
+        x_pages, y_pages = page_strings(x_train, y_train, pages - mine, seed + 2, workers)
+        if hands:  # mixed, so that the validating tenth has both
+            x_hands, y_hands = page_strings(hands.images, hands.labels, mine, seed + 3, workers)
+            order = np.random.default_rng(seed).permutation(len(x_pages) + len(x_hands))
+            x_pages = np.concatenate([x_pages, x_hands])[order]
+            y_pages = np.concatenate([y_pages, y_hands])[order]
         np.savez(
             cache,
             x=x,
@@ -345,6 +356,7 @@ def train_strings(
                     "pages": pages,
                     "page_strips": int(len(x_pages) - n_page_val),
                     "page_kinds": list(PAGE_KINDS) if pages else [],
+                    "page_hands": str(page_hands) if page_hands else None,
                 },
                 "epochs_run": len(history),
                 "continued_from": str(start_from) if start_from else None,

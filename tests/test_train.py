@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import write_image
 
 from formreader import synth
 from formreader.classify import StringReader
@@ -76,7 +77,7 @@ def test_train_with_bad_mnist_file_fails_clearly(tmp_path):
     assert "cannot read MNIST" in result.stderr
 
 
-def test_train_string_model_writes_its_files_beside_the_digits(tmp_path, mnist_path):
+def test_train_string_model_writes_its_files_beside_the_digits(tmp_path, mnist_path, mnist_test):
     out = tmp_path / "model"
     result = run_train(mnist_path, out, "--arch", "crnn", "--epochs", "1", "--limit", "300")
     assert result.exit_code == 0, result.output
@@ -89,17 +90,27 @@ def test_train_string_model_writes_its_files_beside_the_digits(tmp_path, mnist_p
     assert card["data"]["continental_share"] == 0.0
     readings = StringReader(out).read(np.zeros((2, 32, 256), np.float32))
     assert len(readings) == 2 and all(text.isdigit() or text == "" for text, _ in readings)
-    # Continue training that model on more strings, with continental 1s and 7s.
+    # Continue training that model on more strings, with continental 1s and 7s, and on the
+    # strips the pipeline cuts from a page of MNIST digits and one of "the user's" digits.
+    hands = tmp_path / "hands"
+    x, y = mnist_test
+    for digit in range(10):
+        (hands / str(digit)).mkdir(parents=True)
+        for k, image in enumerate(x[y == digit][:5]):
+            write_image(hands / str(digit) / f"{k}.png", 255 - image)
     more = tmp_path / "more"
     options = ("--arch", "crnn", "--epochs", "1", "--limit", "400", "--from", out, "--continental")
-    result = run_train(mnist_path, more, *options, "--pages", "2")
+    result = run_train(mnist_path, more, *options, "--pages", "2", "--page-hands", hands)
     assert result.exit_code == 0, result.output
     card = json.loads((more / "model_card.json").read_text())["strings"]
     assert card["continued_from"] == str(out) and card["data"]["continental_share"] == 0.4
     assert card["data"]["pages"] == 2 and card["data"]["page_strips"] > 0
+    assert card["data"]["page_hands"] == str(hands)
     assert card["data"]["train_strings"] == 360 + card["data"]["page_strips"]
     result = run_train(mnist_path, more, "--pages", "2")
     assert result.exit_code == 2 and "--pages is for the string model" in result.stderr
+    result = run_train(mnist_path, more, "--arch", "crnn", "--page-hands", hands)
+    assert result.exit_code == 2 and "--page-hands needs --pages" in result.stderr
 
 
 def test_page_strings_are_the_pipelines_strips_labelled_with_their_fields(mnist_test):
