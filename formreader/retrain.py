@@ -254,6 +254,13 @@ def retrain_strings(
     return StringRetrainResult(before, after, len(fit), cut, replay)
 
 
+def mnist_replay(n_user: int, n_mnist: int, seed: int) -> np.ndarray:
+    """Indices of the MNIST training digits mixed in with ``n_user`` user digits:
+    ``REPLAY_RATIO`` per user digit, all of MNIST at most, none twice."""
+    count = min(n_mnist, int(REPLAY_RATIO * n_user))
+    return np.random.default_rng(seed).choice(n_mnist, count, replace=False)
+
+
 def retrain(
     data: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -341,9 +348,7 @@ def retrain(
     mnist_before = model_accuracy(model, *mnist_test) if mnist_test else None
     echo(f"before: held-out user digits {user_before:.4f}" + _mnist_note(mnist_before))
     if use_mnist:
-        replay = np.random.default_rng(seed).choice(
-            len(x_train), int(REPLAY_RATIO * len(x_user)), replace=False
-        )
+        replay = mnist_replay(len(x_user), len(x_train), seed)
         x_fit = np.concatenate([x_user, normalize_mnist(x_train[replay])])
         y_fit = np.concatenate([y_user, y_train[replay]])
         epochs = epochs or FINETUNE_EPOCHS

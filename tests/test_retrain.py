@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from conftest import MNIST, ink_on_paper, write_image
 
 from formreader.cli import main
+from formreader.retrain import mnist_replay
 
 CVL_TRAIN = MNIST.parent / "cvl" / "train"
 
@@ -190,3 +191,10 @@ def test_string_labels_fine_tune_the_string_model_on_every_string(mnist_path, tm
     assert (out / "strings.tflite").is_file() and (out / "digits.tflite").is_file()
     card = json.loads((out / "model_card.json").read_text())
     assert card["strings"]["held_out_exact"]["after"] == pytest.approx(after, abs=1e-4)
+
+
+def test_mnist_replay_mixes_in_twice_the_users_digits_but_never_more_than_mnist():
+    few = mnist_replay(10, 60, seed=0)
+    assert len(few) == 20 and len(set(few)) == 20 and few.max() < 60
+    many = mnist_replay(40, 60, seed=0)  # 80 wanted: all 60, once each (crashed before)
+    assert sorted(many) == list(range(60))
