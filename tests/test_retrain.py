@@ -57,7 +57,10 @@ def test_fine_tune_on_other_hands_gains_and_keeps_mnist(tmp_path, mnist_path, mn
     assert result.exit_code == 0, result.output
     before = figure(result.output, "held-out accuracy before")
     after = figure(result.output, "held-out accuracy after")
-    assert after >= before + 0.02, result.output
+    # The bundled models have learned from pages of CVL train digits (nineteenth session), so
+    # these writers are no longer new to them: fine-tuning must cut the held-out errors by a
+    # third at least (before that: +0.02 accuracy at least, from about 0.93).
+    assert 1 - after <= (1 - before) * 2 / 3, result.output
     drop = figure(result.output, "MNIST test accuracy before") - figure(
         result.output, "MNIST test accuracy after"
     )
