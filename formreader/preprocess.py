@@ -83,6 +83,9 @@ MIN_PAPER_CONTRAST = 40
 #: Otsu's is no quadrilateral, or when it is one but this many times smaller (a shadow across
 #: the sheet from side to side leaves four corners too).
 SHADED_SHEET = 1.15
+#: Ink is at least this much darker (gray levels) than the mean around it, when a shaded crop
+#: is measured for its stroke width.
+SHADE_CONTRAST = 15
 #: Band along the edges of a rectified sheet (share of its longer side) blanked as edge shadow.
 PAPER_MARGIN = 0.012
 #: Images with a shorter side than this (px) are strips or crops, never photos of a sheet.
@@ -159,10 +162,19 @@ def join_dots(image: np.ndarray) -> np.ndarray:
     return 255 - cv2.morphologyEx(ink, cv2.MORPH_CLOSE, disc)
 
 
-def _stroke_width(bright: np.ndarray) -> float:
+def _stroke_width(small: np.ndarray, bright: np.ndarray) -> float:
     """Width (px) of the thick strokes of a thumbnail's minority class (``bright``: its Otsu
-    mask), the ink of either polarity: twice a high quantile of the distance to its edge."""
+    mask), the ink of either polarity: twice a high quantile of the distance to its edge.
+
+    When that class covers :data:`MAX_INK_SHARE` of ``small`` or more, Otsu split the light
+    (a shaded half), not ink from paper: the ink is then what is darker than its surroundings.
+    """
     ink = bright if np.count_nonzero(bright) < bright.size / 2 else cv2.bitwise_not(bright)
+    if np.count_nonzero(ink) >= MAX_INK_SHARE * ink.size:
+        block = 2 * (min(small.shape) // 4) + 1
+        ink = cv2.adaptiveThreshold(
+            small, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, SHADE_CONTRAST
+        )
     distance = cv2.distanceTransform(ink, cv2.DIST_L2, 3)
     inside = distance[distance > 0]
     return 2.0 * float(np.percentile(inside, STROKE_QUANTILE)) if inside.size else 0.0
@@ -199,7 +211,7 @@ def flatten_illumination(gray: np.ndarray, light_ink: bool = True) -> np.ndarray
     kernel = np.ones((PAPER_EROSION, PAPER_EROSION), np.uint8)
     window = PAPER_WINDOW
     if min(height, width) < MIN_PHOTO_SIDE:  # a marker's stroke may be wider than the filter
-        window = max(window, 2 * math.ceil(_stroke_width(bright)) + 1)
+        window = max(window, 2 * math.ceil(_stroke_width(small, bright)) + 1)
     share = np.count_nonzero(bright) / bright.size
     survives = np.count_nonzero(cv2.erode(bright, kernel)) / max(1, np.count_nonzero(bright))
     if light_ink and share < MAX_INK_SHARE and survives < MIN_PAPER_SURVIVAL:

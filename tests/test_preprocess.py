@@ -330,3 +330,14 @@ def test_join_dots_joins_a_dotted_stroke_and_leaves_solid_strokes_alone():
     assert ink_blobs(join_dots(dotted)) == 1
     for image in (solid, specked, cv2.cvtColor(solid, cv2.COLOR_GRAY2BGR)):
         np.testing.assert_array_equal(join_dots(image), image[..., 0] if image.ndim == 3 else image)
+
+
+def test_a_shaded_crop_is_flattened_around_its_stroke_not_by_its_shade():
+    # A small crop, paper shaded from 250 on the left to 160 on the right, one 12-px stroke:
+    # Otsu splits the shade, whose dark half once passed for a 100-px stroke, so the paper
+    # filter grew wider than the crop and the shaded half became ink (samples/single_2.png).
+    crop = np.tile(np.linspace(250, 160, 300), (300, 1)).astype(np.uint8)
+    crop[100:200, 200:212] = 80
+    ink = binarize(flatten_illumination(crop))
+    assert np.count_nonzero(ink[:, :150]) == 0 and np.count_nonzero(ink[:, 250:]) == 0
+    assert np.count_nonzero(ink[100:200, 200:212]) == 100 * 12
