@@ -464,7 +464,7 @@ def draw(model, save_dir):
     "--page-hands",
     type=click.Path(exists=True, file_okay=False),
     help="crnn with --pages: write half of the pages with the digits of these folders "
-    "0/ ... 9/ (your own crops, or ../shared/data/cvl/train) instead of MNIST's.",
+    "0/ ... 9/ (e.g. the crops `scan --export-crops` wrote, sorted) instead of MNIST's.",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
