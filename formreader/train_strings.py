@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -100,10 +101,21 @@ def _iou(a, b) -> float:
     return shared / max(1, a[2] * a[3] + b[2] * b[3] - shared)
 
 
+def matched_readings(page: synth.Page, readers) -> Iterator[tuple[object, synth.Field]]:
+    """The fields :func:`formreader.pipeline.read_page` reads on a generated page, each with
+    the true field its box matches (:data:`PAGE_MATCH`); the others are left out."""
+    from formreader.pipeline import read_page
+
+    for reading in read_page(page.image, readers):
+        truth = max(page.fields, key=lambda f: _iou(f.box, reading.box), default=None)
+        if truth is not None and _iou(truth.box, reading.box) >= PAGE_MATCH:
+            yield reading, truth
+
+
 def _page_chunk(args) -> tuple[np.ndarray, np.ndarray]:
     """Worker: the strips the pipeline hands the string model on ``count`` generated pages,
     labelled with the true fields they match, and padded labels."""
-    from formreader.pipeline import Readers, read_page
+    from formreader.pipeline import Readers
 
     images, labels, seed, start, count = args
     pool = synth.DigitPool(images, labels)
@@ -112,11 +124,8 @@ def _page_chunk(args) -> tuple[np.ndarray, np.ndarray]:
     for i in range(start, start + count):
         kind = PAGE_KINDS[i % len(PAGE_KINDS)]
         page = synth.make_page(kind, pool, np.random.default_rng([seed, i]))
-        for reading in read_page(page.image, readers):
-            if reading.strip is None:
-                continue
-            truth = max(page.fields, key=lambda f: _iou(f.box, reading.box), default=None)
-            if truth is not None and _iou(truth.box, reading.box) >= PAGE_MATCH:
+        for reading, truth in matched_readings(page, readers):
+            if reading.strip is not None:
                 strips.append(np.round(reading.strip * 255).astype(np.uint8))
                 texts.append(truth.text)
     x = np.zeros((len(strips), STRIP_HEIGHT, STRIP_WIDTH), np.uint8)

@@ -1,12 +1,13 @@
 """Cut training data for the bundled models out of generated pages, as the pipeline cuts them.
 
-    python models/harvest_pages.py OUT.npz KINDS PAGES SEED [--hands DIR] [--crops DIR]
+    python models/harvest_pages.py OUT.npz KINDS PAGES SEED [--mnist NPZ] [--hands DIR]
+                                   [--crops DIR]
 
 Pages of ``KINDS`` in turn (e.g. ``form,photo``), page ``i`` drawn from ``(SEED, i)`` with
 MNIST training digits (40 % of the 1s and 7s continental, ``continental_forms`` of ``SEED``)
 or, with ``--hands``, with the digits of DIR's folders ``0/ ... 9/``, are read by
 :func:`formreader.pipeline.read_page` with the bundled models. For every reading whose box
-matches one true field (``train_strings.PAGE_MATCH``): the strip the string model read, with
+matches one true field (``train_strings.matched_readings``): the strip the string model read, with
 the field's digits; and, when the digit path cut as many pieces as the field has digits, each
 piece's 28x28 crop with its true digit. ``OUT.npz`` holds ``x, text, read`` (strips, true and
 read texts) and ``dx, dy, dread`` (crops, true and read digits); ``--crops DIR`` also writes the
@@ -22,8 +23,8 @@ import cv2
 import numpy as np
 
 from formreader import pipeline, synth
-from formreader.train import continental_forms
-from formreader.train_strings import PAGE_MATCH, _iou
+from formreader.train import continental_forms, load_mnist
+from formreader.train_strings import matched_readings
 
 
 def main(argv: list[str]) -> None:
@@ -32,18 +33,14 @@ def main(argv: list[str]) -> None:
     if "--hands" in options:
         pool = synth.DigitPool.from_folder(options["--hands"])
     else:
-        with np.load("../shared/data/mnist.npz") as data:
-            x, y = data["x_train"], data["y_train"]
+        (x, y), _ = load_mnist(options.get("--mnist", "../shared/data/mnist.npz"))
         pool = synth.DigitPool(continental_forms(x, y, seed), y)
     readers = pipeline.Readers.load(reader="both")
     strips, texts, reads, crops, digits, labels = [], [], [], [], [], []
     started = time.time()
     for i in range(count):
         page = synth.make_page(kinds[i % len(kinds)], pool, np.random.default_rng([seed, i]))
-        for reading in pipeline.read_page(page.image, readers):
-            truth = max(page.fields, key=lambda f: _iou(f.box, reading.box), default=None)
-            if truth is None or _iou(truth.box, reading.box) < PAGE_MATCH:
-                continue
+        for reading, truth in matched_readings(page, readers):
             if reading.strip is not None:
                 strips.append(np.round(reading.strip * 255).astype(np.uint8))
                 texts.append(truth.text)
