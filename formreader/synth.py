@@ -17,6 +17,9 @@ up smoothly so the strokes look like pen ink. Four kinds of page are made:
 ``single``
     One digit on paper (sometimes ruled or squared), or white on black like MNIST.
 
+and, outside :data:`KINDS` (the benchmark's default), ``amount``: a cheque's courtesy amount
+with separators, dashes and fences among the digits (:func:`make_amount`).
+
 Every :class:`Field` box is the bounding box of the handwritten ink (ink level above one half
 before the scan or photo effects), carried through all geometric transforms of the page.
 Everything is drawn from the ``numpy.random.Generator`` passed in, so pages are reproducible.
@@ -34,7 +37,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from skimage.morphology import skeletonize
 
-from formreader.nondigits import font_files, load_font
+from formreader.nondigits import font_files, load_font, render_text
 
 KINDS = ("form", "photo", "strip", "single")
 
@@ -1199,14 +1202,8 @@ def _strip(pool: DigitPool, rng: np.random.Generator, text: str, h: float, frame
     _specks(dots, rng, int(canvas.size * rng.uniform(0, 0.004)), max(1, h / 40), [255])
     extra = dots.astype(np.float32) / 255
 
-    angle = rng.uniform(-5, 5)
-    ch, cw = canvas.shape
-    turn = cv2.getRotationMatrix2D((cw / 2, ch / 2), angle, 1.0)
-    c, s = abs(turn[0, 0]), abs(turn[0, 1])
-    nw, nh = int(cw * c + ch * s) + 1, int(cw * s + ch * c) + 1
-    turn[:, 2] += [(nw - cw) / 2, (nh - ch) / 2]
-    canvas = cv2.warpAffine(canvas, turn, (nw, nh), flags=cv2.INTER_LINEAR)
-    extra = cv2.warpAffine(extra, turn, (nw, nh), flags=cv2.INTER_LINEAR)
+    canvas, extra = _turned(rng.uniform(-5, 5), canvas, extra)
+    nh, nw = canvas.shape
 
     dark_ink = rng.random() < 0.8
     colour = rng.random() < 0.5
@@ -1221,6 +1218,183 @@ def _strip(pool: DigitPool, rng: np.random.Generator, text: str, h: float, frame
     image = _develop(image, np.ones((nh, nw), np.float32), colour, rng, blur, 10, 90)
     points = _ink_points(canvas, 0, 0)
     return Page("strip", image, [Field(text, _box_of(points, np.eye(3), image.shape))])
+
+
+def _turned(angle: float, *layers: np.ndarray) -> list[np.ndarray]:
+    """Rotate same-sized float layers by ``angle`` degrees on a canvas grown to hold them."""
+    ch, cw = layers[0].shape
+    turn = cv2.getRotationMatrix2D((cw / 2, ch / 2), angle, 1.0)
+    c, s = abs(turn[0, 0]), abs(turn[0, 1])
+    nw, nh = int(cw * c + ch * s) + 1, int(cw * s + ch * c) + 1
+    turn[:, 2] += [(nw - cw) / 2, (nh - ch) / 2]
+    return [cv2.warpAffine(layer, turn, (nw, nh), flags=cv2.INTER_LINEAR) for layer in layers]
+
+
+# --------------------------------------------------------------------------- cheque amounts
+
+#: Printed currency labels left of a cheque's amount box (not ground truth).
+_CURRENCIES = ("$", "€", "EUR", "Fr.", "£", "No.", "CHF", "Kč")
+
+
+def _mark(mask: np.ndarray, char: str, x: float, top: float, base: float, pen: int, rng) -> float:
+    """Draw one handwritten non-digit mark (``. , ' - — = / * #``) with its left edge at
+    ``x`` on a uint8 ``mask``, between the digits' ``top`` and ``base`` line; return its
+    right edge."""
+    h = base - top
+
+    def line(*points):
+        xy = np.array(points, np.float64) + rng.normal(0, 0.02 * h, (len(points), 2))
+        cv2.polylines(mask, [xy.round().astype(np.int32)], False, 255, pen, cv2.LINE_AA)
+
+    if char == ".":
+        r = max(1.0, pen * rng.uniform(0.5, 0.9))
+        y = base - r + rng.uniform(-0.05, 0.03) * h
+        cv2.circle(mask, (int(round(x + r)), int(round(y))), int(round(r)), 255, -1, cv2.LINE_AA)
+        return x + 2 * r
+    if char in ",'":
+        w = h * rng.uniform(0.06, 0.14)
+        y0 = base - 0.05 * h if char == "," else top + rng.uniform(-0.05, 0.1) * h
+        line((x + w, y0), (x + 0.6 * w, y0 + 0.12 * h), (x, y0 + 0.25 * h))
+        return x + w
+    if char in "-—=":
+        w = h * (rng.uniform(0.25, 0.5) if char != "—" else rng.uniform(0.6, 1.3))
+        y = top + h * rng.uniform(0.4, 0.65 if char != "—" else 0.95)
+        tilt = rng.uniform(-0.08, 0.08) * w
+        line((x, y + tilt), (x + w, y - tilt))
+        if char == "=":
+            step = h * rng.uniform(0.15, 0.25)
+            line((x, y + step + tilt), (x + w, y + step - tilt))
+        return x + w
+    if char == "/":
+        w = h * rng.uniform(0.25, 0.4)
+        line((x, base + 0.05 * h), (x + w, top + 0.15 * h))
+        return x + w
+    w = h * rng.uniform(0.3, 0.45)  # "*" and "#"
+    cx, cy = x + w / 2, top + h * rng.uniform(0.3, 0.5)
+    if char == "*":
+        for angle in (90, 30, 150):
+            dx, dy = math.cos(math.radians(angle)) * w / 2, math.sin(math.radians(angle)) * w / 2
+            line((cx - dx, cy - dy), (cx + dx, cy + dy))
+    else:
+        for k in (-1, 1):
+            line((cx + k * w / 4 + 0.1 * w, cy - w / 2), (cx + k * w / 4 - 0.1 * w, cy + w / 2))
+            line((cx - w / 2, cy + k * w / 4), (cx + w / 2, cy + k * w / 4))
+    return x + w
+
+
+def _amount_marks(rng, n: int) -> tuple[str, dict[int, str], str]:
+    """Where the marks of an amount of ``n`` digits go: before, after digit ``i``, after.
+
+    Thousands separators (``. , '`` or a wider space), a decimal comma before two cents, the
+    dash that closes an amount without cents (``,-``, ``.—``, ``=``, ``/-``) and the stars,
+    hashes or long dashes that fence an amount in.
+    """
+    between: dict[int, str] = {}
+    cents = rng.random() < 0.25
+    whole = n - 2 if cents and n >= 3 else n
+    if whole >= 4 and rng.random() < 0.6:
+        sep = str(rng.choice([".", ",", "'", " "]))
+        for i in range(whole - 4, -1, -3):
+            between[i] = sep
+    if whole < n:
+        between[whole - 1] = str(rng.choice([",", "."]))
+    end = "" if whole < n else str(rng.choice(["", ",-", ".-", ",--", "=", "/-", ".—", "—"]))
+    fence = str(rng.choice(["", "*", "#", "=", "—"], p=[0.7, 0.08, 0.07, 0.05, 0.1]))
+    return fence if fence != "—" else "", between, end + fence
+
+
+def _guilloche(rng, shape) -> np.ndarray:
+    """The fine wavy security lines printed behind a cheque's amount (float32 mask)."""
+    mask = np.zeros(shape, np.uint8)
+    period = rng.uniform(0.2, 0.8) * shape[0]
+    amplitude = rng.uniform(0.05, 0.3) * shape[0]
+    xs = np.arange(0, shape[1], 2, dtype=np.float64)
+    for y in np.arange(rng.uniform(0, 6), shape[0], rng.uniform(3, 8)):
+        ys = y + amplitude * np.sin(2 * math.pi * xs / period + y / shape[0] * rng.uniform(2, 6))
+        points = np.stack([xs, ys], axis=1).round().astype(np.int32)
+        cv2.polylines(mask, [points], False, 255, 1, cv2.LINE_AA)
+    return mask.astype(np.float32) / 255
+
+
+def make_amount(pool: DigitPool, rng: np.random.Generator) -> Page:
+    """A cheque's courtesy amount: 1-8 digits with the marks people write among them.
+
+    Thousands separators, a decimal comma, closing dashes and fences (:func:`_amount_marks`)
+    are drawn with the digits' pen; the ground truth is the digits alone. Often in a box with
+    a printed currency label left of it, on wavy security print, in dark ink on light paper.
+    """
+    text = _random_text(rng, 1, 8)
+    h = rng.uniform(20, 80)
+    lead, between, end = _amount_marks(rng, len(text))
+    room = {" ": 0.35, ".": 0.12, ",": 0.15, "'": 0.12}
+    gaps = [
+        (room[between[i]] + rng.uniform(0.1, 0.3)) * h
+        if i in between
+        else rng.uniform(-0.1, 0.3) * h
+        for i in range(len(text) - 1)
+    ]
+    thickness = rng.uniform(-0.25, 0.3) * _MNIST_STROKE * h
+    ink, boxes = render_digits(
+        pool, text, rng, height=h, thickness=thickness, gap=gaps, slant=rng.uniform(-0.3, 0.3)
+    )
+    pad = int(2.5 * h)
+    ink = np.pad(ink, pad)
+    boxes = [(x + pad, y + pad, w, bh) for x, y, w, bh in boxes]
+    top = float(np.median([y for _, y, _, _ in boxes]))
+    base = float(np.median([y + bh for _, y, _, bh in boxes]))
+    pen = max(1, int(round(_MNIST_STROKE * h + 2 * thickness)))
+    marks = np.zeros(ink.shape, np.uint8)
+    for i, sep in between.items():
+        if sep != " ":
+            x, _, w, _ = boxes[i]
+            _mark(marks, sep, x + w + rng.uniform(0.03, 0.1) * h, top, base, pen, rng)
+    x = boxes[-1][0] + boxes[-1][2]
+    for char in end:
+        x = _mark(marks, char, x + rng.uniform(0.05, 0.25) * h, top, base, pen, rng)
+    if lead:
+        right = boxes[0][0] - rng.uniform(0.1, 0.3) * h
+        probe = np.zeros_like(marks)
+        width = _mark(probe, lead, 0.0, top, base, pen, np.random.default_rng(0))
+        _mark(marks, lead, right - width, top, base, pen, rng)
+    ink = np.maximum(ink, cv2.GaussianBlur(marks.astype(np.float32) / 255, (0, 0), 0.5))
+    x0, y0, w0, h0 = _ink_bbox(ink, 0.01)
+    ink = ink[y0 : y0 + h0, x0 : x0 + w0]
+
+    mx, my = int(h * rng.uniform(0.2, 0.8)), int(h * rng.uniform(0.15, 0.5))
+    label = None
+    if rng.random() < 0.5:
+        font = font_files()[int(rng.integers(len(font_files())))]
+        label = render_text(str(rng.choice(_CURRENCIES)), font, int(h * rng.uniform(0.4, 0.8)))
+    left = mx + (label.shape[1] + int(h * rng.uniform(0.3, 0.8)) if label is not None else 0)
+    canvas = np.zeros((ink.shape[0] + 2 * my, left + ink.shape[1] + mx), np.float32)
+    canvas[my : my + ink.shape[0], left : left + ink.shape[1]] = ink
+    extra = np.zeros_like(canvas)
+    box_left = left - int(0.6 * mx)
+    if rng.random() < 0.6:
+        width = max(1, int(round(h * rng.uniform(0.02, 0.05))))
+        corner = (box_left, int(my * 0.4))
+        far = (canvas.shape[1] - int(0.4 * mx), canvas.shape[0] - int(my * 0.4))
+        cv2.rectangle(extra, corner, far, 1.0, width)
+    if label is not None:
+        y = (canvas.shape[0] - label.shape[0]) // 2
+        x = max(0, box_left - label.shape[1] - int(0.2 * mx))
+        _stamp(extra, label[:, : canvas.shape[1] - x], x, y)
+    security = _guilloche(rng, canvas.shape) if rng.random() < 0.4 else np.zeros_like(canvas)
+    canvas, extra, security = _turned(rng.uniform(-3, 3), canvas, extra, security)
+    nh, nw = canvas.shape
+
+    colour = rng.random() < 0.5
+    background = _background(rng, (nh, nw), False, colour)
+    shade = background[0, 0] - rng.uniform(25, 70)
+    image = _compose_ink(
+        background,
+        [(security, shade), (canvas, _ink_colour(rng, True, colour)), (extra, (30, 30, 30))],
+        rng,
+    )
+    blur = rng.uniform(0.3, 0.8)
+    image = _develop(image, np.ones((nh, nw), np.float32), colour, rng, blur, 8, 90)
+    points = _ink_points(canvas, 0, 0)
+    return Page("amount", image, [Field(text, _box_of(points, np.eye(3), image.shape))])
 
 
 def _ruling(rng, shape, h: float) -> np.ndarray:
@@ -1284,13 +1458,14 @@ _MAKERS: dict[str, Callable[[DigitPool, np.random.Generator], Page]] = {
     "photo": make_photo,
     "strip": make_strip,
     "single": make_single,
+    "amount": make_amount,
 }
 
 
 def make_page(kind: str, pool: DigitPool, rng: np.random.Generator) -> Page:
-    """Make one page of ``kind`` (one of :data:`KINDS`)."""
+    """Make one page of ``kind`` (one of :data:`KINDS` or ``"amount"``)."""
     if kind not in _MAKERS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        raise ValueError(f"kind must be one of {tuple(_MAKERS)}, got {kind!r}")
     return _MAKERS[kind](pool, rng)
 
 

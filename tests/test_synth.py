@@ -80,3 +80,34 @@ def test_box_intersection_is_the_shared_area_and_zero_apart():
     assert synth.box_intersection((0, 0, 10, 10), (2, 3, 4, 5)) == 20  # inside
     assert synth.box_intersection((0, 0, 10, 10), (10, 0, 5, 5)) == 0  # edge to edge
     assert synth.box_intersection((0, 0, 10, 10), (20, 20, 5, 5)) == 0
+
+
+@pytest.mark.parametrize(
+    ("mark", "rows"),
+    [(".", (70, 82)), (",", (70, 98)), ("'", (10, 48)), ("-", (40, 66)), ("=", (40, 80))],
+)
+def test_an_amounts_marks_sit_where_people_write_them(mark, rows):
+    # Digits between rows 20 (top) and 80 (base line): a dot on the base line, a comma
+    # hanging below it, an apostrophe at the top, dashes across the middle.
+    mask = np.zeros((120, 100), np.uint8)
+    right = synth._mark(mask, mark, 30.0, 20.0, 80.0, 3, np.random.default_rng(1))
+    ys, xs = np.nonzero(mask > 127)
+    assert ys.size > 0
+    assert rows[0] <= ys.min() and ys.max() <= rows[1]
+    assert xs.min() >= 25 and xs.max() <= right + 5  # pen width and hand jitter
+
+
+def test_amounts_separate_thousands_and_cents_and_the_truth_is_the_digits():
+    pool = synth.DigitPool(np.stack([stem()] * 10), np.arange(10))
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        n = int(rng.integers(1, 9))
+        _, between, _ = synth._amount_marks(rng, n)
+        assert set(between) <= set(range(n - 1))
+        thousands = sorted(i for i, mark in between.items() if i < n - 3 or mark in "' ")
+        assert all(b - a == 3 for a, b in itertools.pairwise(thousands))
+        page = synth.make_amount(pool, np.random.default_rng(seed))
+        (field,) = page.fields
+        x, y, w, h = field.box
+        assert field.text.isdigit() and 1 <= len(field.text) <= 8
+        assert x >= 0 and x + w <= page.image.shape[1] and y + h <= page.image.shape[0]
