@@ -457,8 +457,9 @@ def draw(model, save_dir):
     "--pages",
     type=click.IntRange(0),
     default=0,
-    help="crnn: also train on the strips the pipeline cuts from N generated form and photo "
-    "pages (fields as a scan hands them to the string model, rule remnants and all).",
+    help="crnn: also train on the strips the pipeline cuts from N generated pages, form, "
+    "photo and cheque amount in turn (fields as a scan hands them to the string model, rule "
+    "remnants and all).",
 )
 @click.option(
     "--page-hands",

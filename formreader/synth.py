@@ -54,7 +54,7 @@ CONTINENTAL_SHARE = 0.4
 #: Neighbouring digits overlap by at most this share of the narrower one's width.
 MAX_OVERLAP = 0.5
 #: Raised whenever the same seed starts drawing other pages or strings (caches compare it).
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 _TITLES = (
     "Application Form",

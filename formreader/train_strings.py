@@ -3,7 +3,8 @@
 The model reads a field or strip without cutting it into digits. It is trained on synthetic
 strings of MNIST *training* digits (:func:`formreader.synth.make_string`: 1-10 digits, touching
 and overlapping, slanted, thick and thin pens, rules, boxes, comb cells, strike-throughs,
-specks, textured and coloured paper, both polarities), each put through
+specks, textured and coloured paper, both polarities; every :data:`AMOUNT_EVERY`-th a cheque
+amount, :func:`formreader.synth.make_amount`), each put through
 :func:`formreader.normalize.normalize_strip`, the function inference uses.
 """
 
@@ -49,8 +50,11 @@ STRING_LEARNING_RATE = 2e-3
 STRING_CONTINUE_RATE = 5e-4
 STRING_PATIENCE = 4
 STRING_KERAS_NAME = "strings.keras"
+#: Every this many synthetic strings one is a cheque amount (:func:`formreader.synth.make_amount`):
+#: separators, closing dashes and currency labels the model must not read as digits.
+AMOUNT_EVERY = 8
 #: Generated pages whose fields the pipeline cut are read as these kinds, in turn.
-PAGE_KINDS = ("form", "photo")
+PAGE_KINDS = ("form", "photo", "amount")
 #: A strip the pipeline cut is labelled with the true field whose box it overlaps this much
 #: (intersection over union); others (fields joined, split or missed) are left out.
 PAGE_MATCH = 0.6
@@ -65,7 +69,8 @@ def _make_chunk(args) -> tuple[np.ndarray, np.ndarray]:
     x = np.zeros((count, STRIP_HEIGHT, STRIP_WIDTH), np.uint8)
     y = np.full((count, MAX_DIGITS), -1, np.int32)
     for i in range(count):
-        page = synth.make_string(pool, np.random.default_rng([seed, start + i]))
+        make = synth.make_amount if (start + i) % AMOUNT_EVERY == 0 else synth.make_string
+        page = make(pool, np.random.default_rng([seed, start + i]))
         text = page.fields[0].text
         x[i] = np.round(normalize_strip(page.image) * 255)
         y[i, : len(text)] = [int(c) for c in text]
