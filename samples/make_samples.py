@@ -4,7 +4,9 @@
 
 Every page is drawn by ``formreader.synth`` from MNIST *test* digits with a fixed seed, so the
 samples never show the model a digit it was trained on. ``expected.csv`` lists the handwritten
-fields of each page in reading order.
+fields of each page in reading order. (The forms and the photo were drawn by an earlier
+version of the generator, which has changed their layout since: rerunning the script redraws
+them differently, with the expected values to match.)
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ SAMPLES = [
     ("strip_2.png", "strip", 105),
     ("single_1.png", "single", 106),
     ("single_2.png", "single", 107),
+    ("amount_1.png", "amount", 109),
+    ("amount_2.png", "amount", 118),
 ]
 
 

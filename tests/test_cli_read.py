@@ -69,6 +69,21 @@ def test_dotted_captchas_are_read_once_their_dots_are_joined(tmp_path, mnist_tes
     assert right >= 10, right  # 0 of 40 with the dots left apart; here 17
 
 
+def test_cheque_amounts_give_their_digits_without_separators_dashes_or_currency(
+    tmp_path, mnist_test
+):
+    pool, rng = synth.DigitPool(*mnist_test), np.random.default_rng(0)
+    paths, truth = [], []
+    for n in range(30):
+        amount = synth.make_amount(pool, rng)  # e.g. "$ 4.940,41" or "*695,-*" -> digits
+        paths.append(write_image(tmp_path / f"amount_{n}.png", amount.image))
+        truth.append(amount.fields[0].text)
+    result, rows = run_read(*paths)
+    assert result.exit_code == 0, result.output
+    right = sum(r["text"] == t for r, t in zip(rows, truth, strict=True))
+    assert right >= 22, right  # 11 of 30 before the string model learned amounts; here 28
+
+
 def test_unreadable_file_gives_error_row_and_exit_1(tmp_path, mnist_test):
     images, labels = mnist_test
     good = write_image(tmp_path / "good.png", ink_on_paper([images[0]]))

@@ -115,15 +115,16 @@ def test_train_string_model_writes_its_files_beside_the_digits(tmp_path, mnist_p
 
 def test_page_strings_are_the_pipelines_strips_labelled_with_their_fields(mnist_test):
     x, y = mnist_test
-    strips, labels = page_strings(x, y, 2, seed=3)
+    strips, labels = page_strings(x, y, 3, seed=4)  # a form, a photo, a cheque amount
     pool = synth.DigitPool(x, y)
     pages = [
-        synth.make_page(PAGE_KINDS[i % 2], pool, np.random.default_rng([3, i])) for i in range(2)
+        synth.make_page(PAGE_KINDS[i % 3], pool, np.random.default_rng([4, i])) for i in range(3)
     ]
     truth = {f.text for page in pages for f in page.fields}
     texts = ["".join(str(d) for d in row if d >= 0) for row in labels]
     assert strips.dtype == np.uint8 and strips.shape == (len(texts), 32, 256)
     assert len(texts) >= 3 and set(texts) <= truth
+    assert pages[2].kind == "amount" and pages[2].fields[0].text in texts
     assert all(strip.max() > 128 for strip in strips)  # ink, white on black
 
 
