@@ -65,6 +65,9 @@ def ink_map(image: np.ndarray, ink_is_dark: bool | None = None) -> np.ndarray:
         ``True`` for dark ink on light paper, ``False`` for light ink on a dark background,
         ``None`` to decide from the image: the paper is the median of the image's border, and
         the ink is whichever extreme (darkest or brightest pixel) lies further from it.
+        With the polarity known, the paper is never taken darker (for light ink: brighter)
+        than the median of the whole image: a cell cut out of a table has its rules along
+        its border.
     """
     gray = to_gray_float(image)
     frame = np.concatenate(
@@ -73,6 +76,10 @@ def ink_map(image: np.ndarray, ink_is_dark: bool | None = None) -> np.ndarray:
     paper = float(np.median(frame))
     if ink_is_dark is None:
         ink_is_dark = paper - float(gray.min()) >= float(gray.max()) - paper
+    elif ink_is_dark:
+        paper = max(paper, float(np.median(gray)))
+    else:
+        paper = min(paper, float(np.median(gray)))
     ink = 1.0 - gray if ink_is_dark else gray
     background = 1.0 - paper if ink_is_dark else paper
     peak = _stroke_peak(ink, background)

@@ -534,13 +534,13 @@ def _read_strip(readers: Readers, page, found: list, ink, shape) -> FieldReading
     """A strip read whole by the string model, beside the digit path's fields joined in
     reading order (touching digits often fall apart into several fields or into none); its
     box holds all ``ink`` (boxes of every field found, kept or not)."""
-    try:
-        strip = normalize_strip(preprocess.without_walls(page), ink_is_dark=True)
-    except BlankImageError:
-        return None
-    text, confidences = readers.strings.read(strip[np.newaxis])[0]
     height, width = shape[:2]
     box = _union(ink) if ink else (0, 0, width, height)
+    try:
+        strip = normalize_strip(preprocess.without_walls(page), ink_is_dark=True)
+        text, confidences = readers.strings.read(strip[np.newaxis])[0]
+    except BlankImageError:
+        strip, text, confidences = None, "", []
     string = FieldReading(text, [round(c, 4) for c in confidences], box, strip=strip)
     if not found:
         # A strip is there to be read: however unsure, its reading is reported, flagged.
@@ -548,8 +548,8 @@ def _read_strip(readers: Readers, page, found: list, ink, shape) -> FieldReading
     digits = _concatenate(found, box)
     if readers.reader == "both":
         joined = _join(digits, string)
-        if joined.text == string.text:
-            return joined
+        if joined.text == string.text or not string.text:
+            return joined  # agreed, or the digit path alone found digits: flagged
         # On a strip the cuts are the weak point: the digit path confirms, it does not overrule.
         return replace(
             joined, text=string.text, digit_confidences=string.digit_confidences, other=digits

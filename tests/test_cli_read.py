@@ -84,6 +84,20 @@ def test_cheque_amounts_give_their_digits_without_separators_dashes_or_currency(
     assert right >= 22, right  # 11 of 30 before the string model learned amounts; here 28
 
 
+def test_cells_cut_out_of_a_table_are_read_with_the_rules_along_their_border(tmp_path, mnist_test):
+    pool, rng = synth.DigitPool(*mnist_test), np.random.default_rng(3)
+    paths, texts = [], ["73630", "176966", "4051", "82"]
+    for n, text in enumerate(texts):
+        ink, _ = synth.render_digits(pool, text, rng, height=36, thickness=1, gap=6)
+        cell = np.full((ink.shape[0] + 18, ink.shape[1] + 40), 245, np.uint8)
+        cell[9 : 9 + ink.shape[0], 20 : 20 + ink.shape[1]] -= np.uint8(200 * ink)
+        cell[:2], cell[-3:], cell[:, :2], cell[:, -5:-3] = 40, 40, 40, 40  # the table's rules
+        paths.append(write_image(tmp_path / f"cell_{n}.png", cell))
+    result, rows = run_read(*paths)
+    assert [r["text"] for r in rows] == texts  # read '' ("no handwritten digits") before
+    assert result.exit_code == 0, result.output
+
+
 def test_unreadable_file_gives_error_row_and_exit_1(tmp_path, mnist_test):
     images, labels = mnist_test
     good = write_image(tmp_path / "good.png", ink_on_paper([images[0]]))

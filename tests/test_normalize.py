@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from formreader.exceptions import BlankImageError
-from formreader.normalize import normalize_batch, normalize_digit, normalize_strip
+from formreader.normalize import ink_map, normalize_batch, normalize_digit, normalize_strip
 
 
 def rectangle(height, width, canvas=(40, 40), ink=255, paper=0, at=(5, 7)):
@@ -134,3 +134,14 @@ def test_strip_polarity_and_specks_follow_the_digit_rules():
     np.testing.assert_array_equal(normalize_strip(dark), normalize_strip(light))
     with pytest.raises(BlankImageError):
         normalize_strip(np.full((20, 60), 200, np.uint8))
+
+
+def test_rules_along_a_cells_border_are_not_taken_for_its_paper():
+    # A cell cut out of a table: dark rules along its top, bottom and left edge make up most
+    # of its 2-px border; the paper is still the light level the digit is written on.
+    cell = rectangle(12, 30, canvas=(40, 80), ink=20, paper=230)
+    cell[:2], cell[-2:], cell[:, :2] = 40, 40, 40
+    ink = ink_map(cell, ink_is_dark=True)
+    assert ink[6:16, 10:35].min() == 1.0  # the stroke
+    assert ink[25:35, 50:70].max() == 0.0  # the paper
+    assert ink[0, 40] > 0.9  # the rule is ink (the strip path erases rules before)
