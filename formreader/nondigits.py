@@ -16,7 +16,9 @@ import numpy as np
 
 # No "l", "I", "|" or "/": in print they are bare strokes, the same shape as a handwritten 1.
 PRINTED_CHARACTERS = (
-    "".join(c for c in string.ascii_letters if c not in "lI") + string.digits * 3 + ".,:;-()#%&*+"
+    "".join(c for c in string.ascii_letters if c not in "lI")
+    + string.digits * 3
+    + ".,:;-()#%&*+$€£?!=@"
 )
 FONT_NAMES = (
     "DejaVuSans.ttf",

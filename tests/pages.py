@@ -162,6 +162,25 @@ def labelled_fields_page(pool: synth.DigitPool, seed: int):
     return page, fields
 
 
+def currency_fields_page(pool: synth.DigitPool, seed: int):
+    """Amount boxes each with a printed currency sign right before it ("Total $", "Fee $",
+    "Rent £"; print almost as tall as the handwriting), in three faces."""
+    rng = np.random.default_rng(seed)
+    page = np.full((700, 900, 3), 250, np.uint8)
+    faces = ("DejaVuSans.ttf", "DejaVuSerif-Bold.ttf", "STIXGeneral.ttf")
+    fonts = [next(f for f in font_files() if f.name == name) for name in faces]
+    fields = []
+    for i, (label, text) in enumerate((("Total $", "8"), ("Fee $", "4"), ("Rent £", "7"))):
+        y = 80 + 200 * i
+        label_box = _stamp(page, render_text(label, fonts[i], 50), 60, y + 5, np.zeros(3))
+        x = label_box[0] + label_box[2] + 14
+        ink, _ = synth.render_digits(pool, text, rng, height=56, thickness=1, gap=10)
+        box = _stamp(page, ink, x + 12, y, BLUE)
+        cv2.rectangle(page, (x, y - 10), (x + ink.shape[1] + 24, y + ink.shape[0] + 10), 0, 2)
+        fields.append((text, box))
+    return page, fields
+
+
 def boxed_single_digit_page(pool: synth.DigitPool, zero: np.ndarray):
     """A four-digit field on an underline and, in a box below it, one round 0 (``zero``, an
     MNIST image) that the gate finds only 0.4 digit-like."""
