@@ -143,17 +143,17 @@ def print_heavy_page(pool: synth.DigitPool, seed: int, print_px: int):
     return page, fields
 
 
-def labelled_fields_page(pool: synth.DigitPool, seed: int):
-    """Labels of capitals made of straight strokes ("PIN:", "NIL", "HIT") in an oblique sans,
-    print about 0.55 times as tall as the handwriting, each right before its handwritten field
-    in a box."""
+def _boxes_after_labels(pool, seed: int, rows, faces, print_px: int, label_dy: int):
+    """Each ``(label, text)`` of ``rows`` as a printed label in its face of ``faces``, ``print_px``
+    tall, and right after it the handwritten ``text`` in a box, one row below the other."""
     rng = np.random.default_rng(seed)
     page = np.full((700, 900, 3), 250, np.uint8)
-    font = next(f for f in font_files() if f.name == "DejaVuSans-Oblique.ttf")
+    fonts = [next(f for f in font_files() if f.name == name) for name in faces]
     fields = []
-    for i, (label, text) in enumerate((("PIN:", "979"), ("NIL", "4071"), ("HIT", "58"))):
+    for i, (label, text) in enumerate(rows):
         y = 80 + 200 * i
-        label_box = _stamp(page, render_text(label, font, 42), 60, y + 25, np.zeros(3))
+        ink = render_text(label, fonts[i % len(fonts)], print_px)
+        label_box = _stamp(page, ink, 60, y + label_dy, np.zeros(3))
         x = label_box[0] + label_box[2] + 12
         ink, _ = synth.render_digits(pool, text, rng, height=56, thickness=1, gap=10)
         box = _stamp(page, ink, x + 10, y, BLUE)
@@ -162,23 +162,20 @@ def labelled_fields_page(pool: synth.DigitPool, seed: int):
     return page, fields
 
 
+def labelled_fields_page(pool: synth.DigitPool, seed: int):
+    """Labels of capitals made of straight strokes ("PIN:", "NIL", "HIT") in an oblique sans,
+    print about 0.55 times as tall as the handwriting, each right before its handwritten field
+    in a box."""
+    rows = (("PIN:", "979"), ("NIL", "4071"), ("HIT", "58"))
+    return _boxes_after_labels(pool, seed, rows, ("DejaVuSans-Oblique.ttf",), 42, 25)
+
+
 def currency_fields_page(pool: synth.DigitPool, seed: int):
     """Amount boxes each with a printed currency sign right before it ("Total $", "Fee $",
     "Rent £"; print almost as tall as the handwriting), in three faces."""
-    rng = np.random.default_rng(seed)
-    page = np.full((700, 900, 3), 250, np.uint8)
+    rows = (("Total $", "8"), ("Fee $", "4"), ("Rent £", "7"))
     faces = ("DejaVuSans.ttf", "DejaVuSerif-Bold.ttf", "STIXGeneral.ttf")
-    fonts = [next(f for f in font_files() if f.name == name) for name in faces]
-    fields = []
-    for i, (label, text) in enumerate((("Total $", "8"), ("Fee $", "4"), ("Rent £", "7"))):
-        y = 80 + 200 * i
-        label_box = _stamp(page, render_text(label, fonts[i], 50), 60, y + 5, np.zeros(3))
-        x = label_box[0] + label_box[2] + 14
-        ink, _ = synth.render_digits(pool, text, rng, height=56, thickness=1, gap=10)
-        box = _stamp(page, ink, x + 12, y, BLUE)
-        cv2.rectangle(page, (x, y - 10), (x + ink.shape[1] + 24, y + ink.shape[0] + 10), 0, 2)
-        fields.append((text, box))
-    return page, fields
+    return _boxes_after_labels(pool, seed, rows, faces, 50, 5)
 
 
 def boxed_single_digit_page(pool: synth.DigitPool, zero: np.ndarray):
