@@ -14,6 +14,11 @@ size (a 600 dpi scan of a 300 dpi page, say). ``--hands ../shared/data/cvl/valid
 pages with other writers' digits (CVL: European hands, a thinner pen) instead of MNIST's:
 
     python bench/scan_accuracy.py --mnist ../shared/data/mnist.npz --hands ../shared/data/cvl/valid
+
+``--kinds amount`` reads cheque amounts (``synth.make_amount``: separators, closing dashes and
+a printed currency label among the digits), which are not among the default kinds:
+
+    python bench/scan_accuracy.py --mnist ../shared/data/mnist.npz --kinds amount --pages 100
 """
 
 from __future__ import annotations
