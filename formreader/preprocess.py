@@ -269,10 +269,12 @@ def _bright_sheet(small: np.ndarray, threshold: float) -> np.ndarray | None:
     contours, _ = cv2.findContours(
         (labels == label).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
     )
-    hull = cv2.convexHull(max(contours, key=cv2.contourArea))
+    outline = max(contours, key=cv2.contourArea)
+    hull = cv2.convexHull(outline)
     hull_area = cv2.contourArea(hull)
     share = hull_area / small.size
-    solidity = stats[label, cv2.CC_STAT_AREA] / max(hull_area, 1.0)
+    # Holes (a black title bar, a dark logo) do not make the sheet less solid.
+    solidity = cv2.contourArea(outline) / max(hull_area, 1.0)
     if not (MIN_PAPER_SHARE <= share <= MAX_PAPER_SHARE and solidity >= MIN_PAPER_SOLIDITY):
         return None
     small_mask = np.zeros_like(small)

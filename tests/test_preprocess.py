@@ -46,6 +46,14 @@ def test_find_paper_keeps_the_sheet_and_drops_the_table():
     assert not np.any(mask[inside == 0])  # nothing outside the sheet
 
 
+def test_find_paper_takes_a_sheet_with_a_black_title_bar():
+    image, sheet = photographed_sheet(np.random.default_rng(0))
+    cv2.fillConvexPoly(image, np.array([[200, 130], [620, 155], [617, 195], [197, 170]]), 20)
+    mask = find_paper(image)  # the bar is a hole in the bright region, not a bite out of it
+    assert mask is not None and mask[300, 400] == 255 and mask[160, 400] == 255
+    assert paper_corners(mask) is not None
+
+
 @pytest.mark.parametrize(
     ("shade", "shaded_point"),
     [
