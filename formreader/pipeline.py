@@ -297,12 +297,12 @@ def _field_box(atoms, fld: segment.Field, page, shape) -> tuple[int, int, int, i
 def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
     """One field read by both readers: agreement stands, disagreement goes to review.
 
-    When the readings agree each digit gets the higher of its two confidences; otherwise
-    the reading with the higher lowest-digit confidence wins -- over the digits where the two
-    differ when they found as many digits (the string model's unless the digit path is
-    :data:`STRING_EDGE` surer), the string model's when they found different numbers and it
-    is fairly sure (very sure when it adds :data:`RECOUNT_MANY` digits or more among sure
-    ones) -- and ``doubt`` names both.
+    When the readings agree each digit gets the higher of its two confidences. When they
+    found as many digits, each digit where they differ is the surer reader's (the string
+    model's unless the digit path is :data:`STRING_EDGE` surer). When they found different
+    numbers, the string model's reading wins if it is fairly sure (very sure when it adds
+    :data:`RECOUNT_MANY` digits or more among sure ones) or surer than the digit path's
+    lowest digit. ``doubt`` names both readings.
     """
     if digits.text == string.text:
         confidences = [
@@ -313,13 +313,21 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
             digits.text, confidences, digits.box, digits.doubt, digits.pieces, strip=string.strip
         )
     if len(string.text) == len(digits.text):
-        pairs = enumerate(zip(digits.text, string.text, strict=True))
-        differ = [i for i, (a, b) in pairs if a != b]
-        surer = (
-            min(string.digit_confidences[i] for i in differ)
-            > min(digits.digit_confidences[i] for i in differ) - STRING_EDGE
-        )
-        winner = string if surer else digits
+        # As many digits: each digit where they differ goes to the surer reader.
+        picks = [
+            (b, q) if b != a and q > p - STRING_EDGE else (a, p)
+            for a, b, p, q in zip(
+                digits.text,
+                string.text,
+                digits.digit_confidences,
+                string.digit_confidences,
+                strict=True,
+            )
+        ]
+        text = "".join(digit for digit, _ in picks)
+        winner = string if text == string.text else digits
+        if text != winner.text:
+            winner = replace(digits, text=text, digit_confidences=[p for _, p in picks])
     else:
         # Digits found in different numbers mean the cuts failed, which the digit path's own
         # confidences do not show: then a fairly sure string reading wins.
@@ -334,7 +342,7 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
         f"readers disagree: digits {digits.text or '-'} ({digits.confidence:.2f}),"
         f" string {string.text or '-'} ({string.confidence:.2f})"
     )
-    other = digits if winner is string else string
+    other = digits if winner.text == string.text else string
     return FieldReading(
         winner.text,
         winner.digit_confidences,

@@ -117,6 +117,12 @@ def test_readers_that_disagree_give_the_surer_reading_and_a_doubt():
         FieldReading("1295", [0.74, 1.0, 1.0, 0.99], (0, 0, 1, 1)),
     )
     assert first_digit.text == "4295"  # 0.99 beats 0.74 at the first; the 5s agree
+    mixed = _join(
+        FieldReading("1284", [1.0, 0.99, 0.6, 1.0], (0, 0, 1, 1)),
+        FieldReading("1734", [1.0, 0.7, 0.95, 1.0], (0, 0, 1, 1)),
+    )
+    assert (mixed.text, mixed.digit_confidences) == ("1234", [1.0, 0.99, 0.95, 1.0])
+    assert mixed.doubt == "readers disagree: digits 1284 (0.60), string 1734 (0.70)"
     recount = _join(
         FieldReading("4", [0.99], (0, 0, 1, 1)), FieldReading("47", [0.75, 0.9], (0, 0, 1, 1))
     )
