@@ -38,6 +38,11 @@ MIN_INK_THRESHOLD, MAX_INK_THRESHOLD = 110, 205
 FAINT_SHARE = 0.4
 #: Skew angles beyond this are not corrected (the page is then probably not a form).
 MAX_SKEW_DEGREES = 8.0
+#: A long horizontal run in a blob of ink at most this many times as wide as it is tall is
+#: the glyph's own bar, not a rule (:func:`glyph_bars`).
+BAR_SPAN = 1.2
+#: ... and whose middle lies in the top part of the blob, this share of its height.
+BAR_DEPTH = 0.75
 #: Width (px) of the band erased along a detected strike-through line.
 STRIKE_WIDTH = 5
 #: Gaps (px) that faint, broken rules may have.
@@ -372,6 +377,26 @@ def estimate_skew(binary: np.ndarray) -> float:
     return float(angles[near][order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
+def glyph_bars(binary: np.ndarray, across: np.ndarray) -> np.ndarray:
+    """The pieces of ``across`` (long horizontal runs) that are a glyph's own stroke: alone in
+    a blob of ink at most :data:`BAR_SPAN` times as wide as it is tall, above its bottom
+    (the bar of a large 7 or 4). A rule runs on well beyond the ink that touches it, an
+    underline lies at the bottom, a grid or a box holds several runs."""
+    count, pieces, _, centres = cv2.connectedComponentsWithStats(across, connectivity=8)
+    if count < 2:
+        return np.zeros_like(across)
+    _, blobs, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    blob_of = np.zeros(count, np.int32)
+    blob_of[pieces.ravel()] = blobs.ravel()  # every piece lies inside one blob
+    width, height = stats[blob_of, cv2.CC_STAT_WIDTH], stats[blob_of, cv2.CC_STAT_HEIGHT]
+    alone = np.bincount(blob_of, minlength=len(stats))[blob_of] == 1  # not a grid or a box
+    # An underline touching the digit above it is at the bottom of their blob.
+    above = centres[:, 1] < stats[blob_of, cv2.CC_STAT_TOP] + BAR_DEPTH * height
+    bar = (width <= BAR_SPAN * height) & alone & above & (blob_of > 0)
+    bar[0] = False
+    return np.where(bar[pieces], np.uint8(255), np.uint8(0))
+
+
 def find_lines(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Masks of ruled and struck lines: ``(across, upright)``.
 
@@ -386,6 +411,7 @@ def find_lines(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bridged = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, np.ones((1, RULE_GAP + 1), np.uint8))
     across = cv2.morphologyEx(bridged, cv2.MORPH_OPEN, np.ones((1, long_run), np.uint8))
     across = cv2.bitwise_and(across, binary)
+    across = cv2.subtract(across, glyph_bars(binary, across))
     upright = np.zeros_like(binary)
     if across.any():
         short_run = max(12, height // 100)

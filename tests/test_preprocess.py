@@ -162,6 +162,22 @@ def test_find_lines_takes_faint_broken_grid_lines_but_not_a_one():
     assert strokes[200:260, 100:104].all()
 
 
+def test_the_bar_of_a_large_seven_or_four_is_not_a_rule_but_an_underline_is():
+    binary = np.zeros((300, 400), np.uint8)
+    cv2.line(binary, (40, 40), (115, 40), 255, 6)  # a 7, 120 px tall, its bar 75 px long
+    cv2.line(binary, (115, 40), (80, 160), 255, 6)
+    cv2.line(binary, (250, 40), (200, 130), 255, 6)  # a 4, 150 px tall
+    cv2.line(binary, (200, 130), (290, 130), 255, 6)
+    cv2.line(binary, (270, 60), (270, 190), 255, 6)
+    across, _ = find_lines(binary)
+    assert not across.any()
+    binary[200:203, 180:300] = 255  # a short underline the 4 stands on
+    binary[190:200, 268:272] = 255
+    across, _ = find_lines(binary)
+    assert across[200:203, 180:300].sum() >= 0.95 * binary[200:203, 180:300].sum()
+    assert not across[:, :150].any()  # the 7 alone keeps its bar
+
+
 def test_light_ink_is_inverted_unless_a_sheet_of_paper_was_found():
     chalk = np.full((300, 400), 50, np.uint8)  # light writing on a dark board
     for y in range(20, 300, 30):
