@@ -388,11 +388,13 @@ def glyph_bars(binary: np.ndarray, across: np.ndarray) -> np.ndarray:
     _, blobs, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     blob_of = np.zeros(count, np.int32)
     blob_of[pieces.ravel()] = blobs.ravel()  # every piece lies inside one blob
+    blob_of[0] = 0  # the background
     width, height = stats[blob_of, cv2.CC_STAT_WIDTH], stats[blob_of, cv2.CC_STAT_HEIGHT]
-    alone = np.bincount(blob_of, minlength=len(stats))[blob_of] == 1  # not a grid or a box
+    runs = np.bincount(blob_of[1:], minlength=len(stats))
+    alone = runs[blob_of] == 1  # not a grid or a box
     # An underline touching the digit above it is at the bottom of their blob.
     above = centres[:, 1] < stats[blob_of, cv2.CC_STAT_TOP] + BAR_DEPTH * height
-    bar = (width <= BAR_SPAN * height) & alone & above & (blob_of > 0)
+    bar = (width <= BAR_SPAN * height) & alone & above
     bar[0] = False
     return np.where(bar[pieces], np.uint8(255), np.uint8(0))
 
