@@ -377,15 +377,15 @@ def estimate_skew(binary: np.ndarray) -> float:
     return float(angles[near][order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
-def glyph_bars(binary: np.ndarray, across: np.ndarray) -> np.ndarray:
+def glyph_bars(across: np.ndarray, blobs: np.ndarray, stats: np.ndarray) -> np.ndarray:
     """The pieces of ``across`` (long horizontal runs) that are a glyph's own stroke: alone in
     a blob of ink at most :data:`BAR_SPAN` times as wide as it is tall, above its bottom
     (the bar of a large 7 or 4). A rule runs on well beyond the ink that touches it, an
-    underline lies at the bottom, a grid or a box holds several runs."""
+    underline lies at the bottom, a grid or a box holds several runs. ``blobs`` and
+    ``stats``: the labels and statistics of the page's 8-connected ink."""
     count, pieces, _, centres = cv2.connectedComponentsWithStats(across, connectivity=8)
     if count < 2:
         return np.zeros_like(across)
-    _, blobs, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     blob_of = np.zeros(count, np.int32)
     blob_of[pieces.ravel()] = blobs.ravel()  # every piece lies inside one blob
     blob_of[0] = 0  # the background
@@ -413,7 +413,8 @@ def find_lines(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bridged = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, np.ones((1, RULE_GAP + 1), np.uint8))
     across = cv2.morphologyEx(bridged, cv2.MORPH_OPEN, np.ones((1, long_run), np.uint8))
     across = cv2.bitwise_and(across, binary)
-    across = cv2.subtract(across, glyph_bars(binary, across))
+    _, blobs, blob_stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    across = cv2.subtract(across, glyph_bars(across, blobs, blob_stats))
     upright = np.zeros_like(binary)
     if across.any():
         short_run = max(12, height // 100)
@@ -455,7 +456,7 @@ def find_lines(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         for x1, y1, x2, y2 in segments.reshape(-1, 4) * 2:
             cv2.line(strikes, (int(x1), int(y1)), (int(x2), int(y2)), 255, STRIKE_WIDTH)
         across = cv2.bitwise_or(across, cv2.bitwise_and(strikes, binary))
-    box_across, box_upright = find_boxes(binary, long_run)
+    box_across, box_upright = find_boxes(blobs, blob_stats, long_run)
     return cv2.bitwise_or(across, box_across), cv2.bitwise_or(upright, box_upright)
 
 
@@ -523,14 +524,16 @@ def _edge_lines(fill: np.ndarray) -> np.ndarray:
     return ends[fill[ends] >= BOX_SIDE_FILL]
 
 
-def find_boxes(binary: np.ndarray, long_run: int) -> tuple[np.ndarray, np.ndarray]:
+def find_boxes(
+    labels: np.ndarray, stats: np.ndarray, long_run: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Masks ``(across, upright)`` of the sides of boxes too small for :func:`find_lines`'
     long runs: a one-digit box, an open cell. A component is a box when straight lines run
     along both its walls and its base or top; the digit written into it, touching its
-    walls, is part of the same component until they are erased."""
-    across = np.zeros_like(binary)
-    upright = np.zeros_like(binary)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    walls, is part of the same component until they are erased. ``labels`` and ``stats``:
+    the page's 8-connected ink components (``cv2.connectedComponentsWithStats``)."""
+    across = np.zeros(labels.shape, np.uint8)
+    upright = np.zeros(labels.shape, np.uint8)
     w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
     small = (w >= MIN_BOX_SIDE) & (h >= MIN_BOX_SIDE) & (w <= 2 * long_run) & (h <= 2 * long_run)
     small &= (w <= 4 * h) & (h <= 4 * w)

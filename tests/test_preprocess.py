@@ -124,7 +124,8 @@ def test_find_boxes_marks_a_small_box_touched_by_a_digit_but_not_the_digit():
     binary[10:50, 10:50] = box  # sides at rows and columns 10-11 and 48-49
     binary[25:45, 30:33] = 255  # a 1's stem ...
     binary[25:27, 12:30] = 255  # ... with a flag that touches the left wall
-    across, upright = find_boxes(binary, long_run=100)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    across, upright = find_boxes(labels, stats, long_run=100)
     assert across[10:12, 10:50].all() and across[48:50, 10:50].all()
     assert upright[10:50, 10:12].all() and upright[10:50, 48:50].all()
     assert not across[12:48, 12:48].any() and not upright[12:48, 12:48].any()
@@ -144,7 +145,8 @@ def test_find_boxes_leaves_digits_and_long_rules_alone():
     binary[46:50, 10:40] = 255
     binary[5:7, 60:196] = binary[54:56, 60:196] = 255  # a box for find_lines' long runs
     binary[5:56, 60:62] = binary[5:56, 194:196] = 255
-    across, upright = find_boxes(binary, long_run=50)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    across, upright = find_boxes(labels, stats, long_run=50)
     assert not across.any() and not upright.any()
 
 

@@ -118,7 +118,8 @@ def test_page_strings_are_the_pipelines_strips_labelled_with_their_fields(mnist_
     strips, labels = page_strings(x, y, 3, seed=4)  # a form, a photo, a cheque amount
     pool = synth.DigitPool(x, y)
     pages = [
-        synth.make_page(PAGE_KINDS[i % 3], pool, np.random.default_rng([4, i])) for i in range(3)
+        synth.make_page(PAGE_KINDS[i % len(PAGE_KINDS)], pool, np.random.default_rng([4, i]))
+        for i in range(3)
     ]
     truth = {f.text for page in pages for f in page.fields}
     texts = ["".join(str(d) for d in row if d >= 0) for row in labels]
