@@ -294,15 +294,64 @@ def _field_box(atoms, fld: segment.Field, page, shape) -> tuple[int, int, int, i
     return _to_original(box, page.to_original, shape)
 
 
+def _align(a: str, b: str) -> list[tuple[int | None, int | None]]:
+    """The pairs of positions of ``a`` and ``b`` (``None``: a digit the other lacks) that line
+    the two up with the fewest changes (Levenshtein), in order."""
+    cost = np.zeros((len(a) + 1, len(b) + 1), int)
+    cost[:, 0], cost[0, :] = np.arange(len(a) + 1), np.arange(len(b) + 1)
+    for i, j in np.ndindex(len(a), len(b)):
+        cost[i + 1, j + 1] = min(
+            cost[i, j] + (a[i] != b[j]), cost[i, j + 1] + 1, cost[i + 1, j] + 1
+        )
+    pairs, i, j = [], len(a), len(b)
+    while i or j:
+        if i and j and cost[i, j] == cost[i - 1, j - 1] + (a[i - 1] != b[j - 1]):
+            i, j = i - 1, j - 1
+            pairs.append((i, j))
+        elif i and cost[i, j] == cost[i - 1, j] + 1:
+            i -= 1
+            pairs.append((i, None))
+        else:
+            j -= 1
+            pairs.append((None, j))
+    return pairs[::-1]
+
+
+def _recounted(string: FieldReading, digits: FieldReading) -> FieldReading:
+    """The string reading, of its own number of digits, with the digit path's help where the
+    two line up (:func:`_align`): a digit read differently between two read alike is the digit
+    path's when it is :data:`STRING_EDGE` surer; when the string model found more digits, a
+    digit both read alike takes the higher confidence (the digit path vouches for it)."""
+    text, confidences = list(string.text), list(string.digit_confidences)
+    pairs = _align(string.text, digits.text)
+
+    def alike(k: int) -> bool:
+        if not 0 <= k < len(pairs):
+            return True
+        i, j = pairs[k]
+        return i is not None and j is not None and string.text[i] == digits.text[j]
+
+    vouch = len(string.text) > len(digits.text)
+    for k, (i, j) in enumerate(pairs):
+        if i is None or j is None:
+            continue
+        digit, p = digits.text[j], digits.digit_confidences[j]
+        if digit == text[i]:
+            confidences[i] = max(confidences[i], p) if vouch else confidences[i]
+        elif p >= confidences[i] + STRING_EDGE and alike(k - 1) and alike(k + 1):
+            text[i], confidences[i] = digit, p
+    return replace(string, text="".join(text), digit_confidences=confidences)
+
+
 def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
     """One field read by both readers: agreement stands, disagreement goes to review.
 
     When the readings agree each digit gets the higher of its two confidences. When they
     found as many digits, each digit where they differ is the surer reader's (the string
     model's unless the digit path is :data:`STRING_EDGE` surer). When they found different
-    numbers, the string model's reading wins if it is fairly sure (very sure when it adds
-    :data:`RECOUNT_MANY` digits or more among sure ones) or surer than the digit path's
-    lowest digit. ``doubt`` names both readings.
+    numbers, the string reading helped by the digit path's (:func:`_recounted`) wins if it is
+    fairly sure (very sure when it adds :data:`RECOUNT_MANY` digits or more among sure ones)
+    or surer than the digit path's lowest digit. ``doubt`` names both readings.
     """
     if digits.text == string.text:
         confidences = [
@@ -312,6 +361,7 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
         return FieldReading(
             digits.text, confidences, digits.box, digits.doubt, digits.pieces, strip=string.strip
         )
+    recounted = string
     if len(string.text) == len(digits.text):
         # As many digits: each digit where they differ goes to the surer reader.
         picks = [
@@ -336,13 +386,15 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
             and digits.text not in string.text
             and digits.confidence >= RECOUNT_MANY_CONFIDENCE
         )
-        recount = string.confidence >= (RECOUNT_MANY_CONFIDENCE if many else RECOUNT_CONFIDENCE)
-        winner = string if recount or string.confidence > digits.confidence else digits
+        recounted = _recounted(string, digits)
+        sure = recounted.confidence
+        recount = sure >= (RECOUNT_MANY_CONFIDENCE if many else RECOUNT_CONFIDENCE)
+        winner = recounted if recount or sure > digits.confidence else digits
     doubt = (
         f"readers disagree: digits {digits.text or '-'} ({digits.confidence:.2f}),"
         f" string {string.text or '-'} ({string.confidence:.2f})"
     )
-    other = digits if winner.text == string.text else string
+    other = digits if winner is recounted or winner.text == string.text else string
     return FieldReading(
         winner.text,
         winner.digit_confidences,

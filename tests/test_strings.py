@@ -22,6 +22,7 @@ from formreader.pipeline import (
     JOINED_DOUBT,
     FieldReading,
     Readers,
+    _align,
     _join,
     _read_strip,
     _string_field,
@@ -141,6 +142,36 @@ def test_readers_that_disagree_give_the_surer_reading_and_a_doubt():
     assert joined.doubt == "readers disagree: digits 421 (0.50), string 47 (0.70)"
     empty = _join(FieldReading("", [], (0, 0, 1, 1)), string)
     assert empty.text == "47" and "digits - (0.00)" in empty.doubt
+
+
+def test_readings_of_different_lengths_are_lined_up_and_merged_digit_by_digit():
+    def reading(text, confidences):
+        return FieldReading(text, confidences, (0, 0, 1, 1))
+
+    assert _align("1950", "790") == [(0, 0), (1, 1), (2, None), (3, 2)]
+    assert _align("", "12") == [(None, 0), (None, 1)]
+    # The string model found the 4 digits, the digit path is surer of the first: 7950.
+    first = _join(reading("790", [0.99, 1.0, 0.88]), reading("1950", [0.87, 1.0, 1.0, 1.0]))
+    assert (first.text, first.digit_confidences) == ("7950", [0.99, 1.0, 1.0, 1.0])
+    assert first.other.text == "790" and first.doubt.startswith("readers disagree: digits 790")
+    middle = _join(
+        reading("677246776", [1.0, 1.0, 0.91, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]),
+        reading("6712467576", [1.0, 1.0, 0.77, 1.0, 1.0, 1.0, 0.98, 1.0, 0.99, 1.0]),
+    )
+    assert middle.text == "6772467576"
+    # A digit read differently next to one the digit path lacks is not lined up: kept.
+    beside_a_gap = reading("763164162", [1.0, 1.0, 0.9, 0.8, 0.85, 1.0, 1.0, 1.0, 1.0])
+    assert _join(reading("76454162", [1.0] * 8), beside_a_gap).text == "763164162"
+    # The digit path vouches for the digits it read alike: the string model's unsure 8 is
+    # the digit path's 8 (0.85), and the 2 it did not cut is the string model's.
+    vouched = _join(
+        reading("806850", [0.98, 1.0, 1.0, 0.85, 1.0, 1.0]),
+        reading("8062850", [1.0, 1.0, 1.0, 1.0, 0.42, 1.0, 1.0]),
+    )
+    assert (vouched.text, vouched.confidence) == ("8062850", 0.85)
+    # ... but not when the string model found fewer digits.
+    fewer = _join(reading("1632", [1.0, 0.9, 1.0, 1.0]), reading("132", [1.0, 0.5, 1.0]))
+    assert fewer.text == "1632"
 
 
 class _NothingIsADigit(DigitClassifier):
