@@ -28,6 +28,12 @@ SPECK_FRACTION = 0.02
 #: Ink level (a share of the way from the paper to the darkest ink) that outlines the blobs
 #: among which the strokes' own darkest ink is sought (:func:`_stroke_peak`).
 FAINT_INK = 0.1
+#: A strip's strokes are found against the strongest ink near them, not the image's strongest
+#: alone (thin digits beside a bold one, all smeared by a shaken photo, fell apart under
+#: :data:`INK_THRESHOLD`): the local peak over a window of this share of the image's height,
+#: never taken below this share of the image's peak (0.5 let faint security print far from
+#: the digits of a cheque amount in).
+LOCAL_PEAK_WINDOW, LOCAL_PEAK_FLOOR = 0.6, 0.75
 
 
 def to_gray_float(image: np.ndarray) -> np.ndarray:
@@ -117,10 +123,18 @@ def _drop_specks(mask: np.ndarray, min_area: int = 0) -> np.ndarray:
     return keep[labels]
 
 
-def _ink_crop(image: np.ndarray, ink_is_dark: bool | None) -> np.ndarray:
-    """Ink map of ``image`` without specks, cropped tightly to the strokes."""
+def _local_strokes(ink: np.ndarray) -> np.ndarray:
+    """``ink`` (from :func:`ink_map`) stretched by its local peak (:data:`LOCAL_PEAK_WINDOW`)."""
+    side = max(3, int(ink.shape[0] * LOCAL_PEAK_WINDOW)) | 1
+    local = cv2.blur(cv2.dilate(ink, np.ones((side, side), np.uint8)), (side, side))
+    return np.clip(ink / np.maximum(local, LOCAL_PEAK_FLOOR), 0.0, 1.0).astype(np.float32)
+
+
+def _ink_crop(image: np.ndarray, ink_is_dark: bool | None, local: bool = False) -> np.ndarray:
+    """Ink map of ``image`` without specks, cropped tightly to the strokes; with ``local``
+    the strokes are found against their local peak (:func:`_local_strokes`)."""
     ink = ink_map(image, ink_is_dark)
-    strokes = _drop_specks(ink >= INK_THRESHOLD, min_area=2)
+    strokes = _drop_specks((_local_strokes(ink) if local else ink) >= INK_THRESHOLD, min_area=2)
     rows = np.flatnonzero(strokes.any(axis=1))
     cols = np.flatnonzero(strokes.any(axis=0))
     if rows.size == 0:
@@ -184,9 +198,11 @@ def normalize_batch(images, ink_is_dark: bool | None = None) -> np.ndarray:
 def normalize_strip(image: np.ndarray, ink_is_dark: bool | None = None) -> np.ndarray:
     """Normalise a digit string (a field or strip) for the string model.
 
-    The same polarity rule and speck removal as :func:`normalize_digit`; the ink is cropped
-    tightly, scaled to :data:`STRIP_HEIGHT` px keeping the aspect ratio (shrunk further to fit
-    when it would be wider than :data:`STRIP_WIDTH`), centred vertically and left-aligned.
+    The same polarity rule and speck removal as :func:`normalize_digit`, but faint strokes
+    are kept when they are strong for their neighbourhood (:data:`LOCAL_PEAK_WINDOW`); the
+    ink is cropped tightly, scaled to :data:`STRIP_HEIGHT` px keeping the aspect ratio
+    (shrunk further to fit when it would be wider than :data:`STRIP_WIDTH`), centred
+    vertically and left-aligned.
 
     Returns
     -------
@@ -198,7 +214,7 @@ def normalize_strip(image: np.ndarray, ink_is_dark: bool | None = None) -> np.nd
     BlankImageError
         When the image holds no ink.
     """
-    glyphs = _fit_ink(_ink_crop(image, ink_is_dark), STRIP_HEIGHT, STRIP_WIDTH)
+    glyphs = _fit_ink(_ink_crop(image, ink_is_dark, local=True), STRIP_HEIGHT, STRIP_WIDTH)
     new_h, new_w = glyphs.shape
     out = np.zeros((STRIP_HEIGHT, STRIP_WIDTH), dtype=np.float32)
     top = (STRIP_HEIGHT - new_h) // 2

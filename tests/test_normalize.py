@@ -145,3 +145,15 @@ def test_rules_along_a_cells_border_are_not_taken_for_its_paper():
     assert ink[6:16, 10:35].min() == 1.0  # the stroke
     assert ink[25:35, 50:70].max() == 0.0  # the paper
     assert ink[0, 40] > 0.9  # the rule is ink (the strip path erases rules before)
+
+
+def test_a_strips_faint_digits_far_from_a_bold_one_are_kept():
+    strip = np.full((40, 200), 255, np.uint8)
+    strip[10:30, 10:20] = 0  # bold
+    strip[10:30, 150:160] = round(255 * (1 - 0.27))  # 0.27 of the bold ink's strength
+    ink_columns = np.flatnonzero(normalize_strip(strip).any(axis=0))
+    # The crop spans both (150 px scaled by 32 / 20), not the bold one alone (16 px).
+    assert ink_columns.min() == 0 and ink_columns.max() >= 230
+    # A single digit is still cropped by the image's own peak: the faint bar is paper.
+    digit = normalize_digit(strip)
+    assert digit.any(axis=0).sum() <= 10
