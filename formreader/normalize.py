@@ -28,11 +28,12 @@ SPECK_FRACTION = 0.02
 #: Ink level (a share of the way from the paper to the darkest ink) that outlines the blobs
 #: among which the strokes' own darkest ink is sought (:func:`_stroke_peak`).
 FAINT_INK = 0.1
-#: A strip's strokes are found against the strongest ink near them, not the image's strongest
-#: alone (thin digits beside a bold one, all smeared by a shaken photo, fell apart under
-#: :data:`INK_THRESHOLD`): the local peak over a window of this share of the image's height,
-#: never taken below this share of the image's peak (0.5 let faint security print far from
-#: the digits of a cheque amount in).
+#: Inside a strip's crop, strokes are also found against the strongest ink near them, not
+#: the image's strongest alone (thin digits between bold ones, all smeared by a shaken photo,
+#: fell apart under :data:`INK_THRESHOLD`): the local peak over a window of this share of the
+#: crop's height, never taken below this share of the image's peak (0.5 let a cheque's faint
+#: security print in). Found in the whole image, they let faint print beside a form's field
+#: widen the crop.
 LOCAL_PEAK_WINDOW, LOCAL_PEAK_FLOOR = 0.6, 0.75
 
 
@@ -132,17 +133,21 @@ def _local_strokes(ink: np.ndarray) -> np.ndarray:
 
 def _ink_crop(image: np.ndarray, ink_is_dark: bool | None, local: bool = False) -> np.ndarray:
     """Ink map of ``image`` without specks, cropped tightly to the strokes; with ``local``
-    the strokes are found against their local peak (:func:`_local_strokes`)."""
+    fainter strokes inside the crop are kept too when they are strong for their
+    neighbourhood (:func:`_local_strokes`)."""
     ink = ink_map(image, ink_is_dark)
-    strokes = _drop_specks((_local_strokes(ink) if local else ink) >= INK_THRESHOLD, min_area=2)
+    strokes = _drop_specks(ink >= INK_THRESHOLD, min_area=2)
     rows = np.flatnonzero(strokes.any(axis=1))
     cols = np.flatnonzero(strokes.any(axis=0))
     if rows.size == 0:
         raise BlankImageError("no ink found: the image is blank or has no contrast")
+    ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    strokes = strokes[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    if local:
+        strokes |= _drop_specks(_local_strokes(ink) >= INK_THRESHOLD, min_area=2)
     # Keep the soft edges of the strokes, drop everything else (specks, paper texture).
     keep = cv2.dilate(strokes.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    ink = np.where(keep, ink, 0.0).astype(np.float32)
-    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return np.where(keep, ink, 0.0).astype(np.float32)
 
 
 def _fit_ink(crop: np.ndarray, max_height: int, max_width: int) -> np.ndarray:
@@ -198,11 +203,11 @@ def normalize_batch(images, ink_is_dark: bool | None = None) -> np.ndarray:
 def normalize_strip(image: np.ndarray, ink_is_dark: bool | None = None) -> np.ndarray:
     """Normalise a digit string (a field or strip) for the string model.
 
-    The same polarity rule and speck removal as :func:`normalize_digit`, but faint strokes
-    are kept when they are strong for their neighbourhood (:data:`LOCAL_PEAK_WINDOW`); the
-    ink is cropped tightly, scaled to :data:`STRIP_HEIGHT` px keeping the aspect ratio
-    (shrunk further to fit when it would be wider than :data:`STRIP_WIDTH`), centred
-    vertically and left-aligned.
+    The same polarity rule, speck removal and crop as :func:`normalize_digit`, but fainter
+    strokes inside the crop are kept when they are strong for their neighbourhood
+    (:data:`LOCAL_PEAK_WINDOW`); the ink is scaled to :data:`STRIP_HEIGHT` px keeping the
+    aspect ratio (shrunk further to fit when it would be wider than :data:`STRIP_WIDTH`),
+    centred vertically and left-aligned.
 
     Returns
     -------
