@@ -129,9 +129,9 @@ def test_readers_that_disagree_give_the_surer_reading_and_a_doubt():
     )
     assert recount.text == "47"  # two digits where the cuts found one: the string model wins
     unsure = _join(
-        FieldReading("4", [0.99], (0, 0, 1, 1)), FieldReading("47", [0.45, 0.9], (0, 0, 1, 1))
+        FieldReading("4", [0.99], (0, 0, 1, 1)), FieldReading("47", [0.9, 0.45], (0, 0, 1, 1))
     )
-    assert unsure.text == "4"  # ... unless it is barely sure of them
+    assert unsure.text == "4"  # ... unless it is barely sure of the digit it adds
     sure_cuts = FieldReading("437507", [1.0] * 6, (0, 0, 1, 1))
     extra_ones = FieldReading("413751071", [1.0, 0.74, 1, 1, 1, 0.62, 1, 1, 0.9], (0, 0, 1, 1))
     assert _join(sure_cuts, extra_ones).text == "437507"  # 3 more digits, at 0.62: digits win
