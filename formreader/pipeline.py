@@ -337,7 +337,8 @@ def _recounted(string: FieldReading, digits: FieldReading) -> FieldReading:
             continue
         digit, p = digits.text[j], digits.digit_confidences[j]
         if digit == text[i]:
-            confidences[i] = max(confidences[i], p) if vouch else confidences[i]
+            if vouch:
+                confidences[i] = max(confidences[i], p)
         elif p >= confidences[i] + STRING_EDGE and alike(k - 1) and alike(k + 1):
             text[i], confidences[i] = digit, p
     return replace(string, text="".join(text), digit_confidences=confidences)
