@@ -469,7 +469,8 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     for order, (fld, probs) in enumerate(zip(fields, per_field, strict=True)):
         chosen = best_reading(fld, probs)
         # How digit-like the digits read are, before any are left out as print.
-        first_digitness = np.mean([probs[s][1] for s in chosen]) if chosen else 0.0
+        first_gate = [probs[s][1] for s in chosen]
+        first_digitness = np.mean(first_gate) if first_gate else 0.0
         if first_digitness >= DROPPED_DIGITNESS:
             digit_like[order] = fld
         if chosen and skipped_ink(fld, chosen) > MAX_SKIPPED_INK:
@@ -483,7 +484,7 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         ):
             # Nothing, or print / rules rather than handwriting -- or digits the digit path
             # cannot cut: the string model may still read them confidently.
-            doubtful.append((order, fld, first_digitness))
+            doubtful.append((order, fld, first_gate))
             continue
         digits = [probs[s][0] for s in chosen]
         atoms = [a for s, e in chosen for a in fld.atoms[s:e]]
@@ -555,9 +556,9 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     # Fields the digit path doubts go to the string model on a page where it found nothing,
     # and elsewhere when its digits are sure but it could not cut them all.
     doubtful = [
-        (i, f, digitness)
-        for i, f, digitness in doubtful
-        if f.height >= tall_enough and (not found or digitness >= MIN_FIELD_DIGITNESS)
+        (i, f, gate)
+        for i, f, gate in doubtful
+        if f.height >= tall_enough and (not found or field_digitness(gate) >= MIN_FIELD_DIGITNESS)
     ]
     fields = [f for _, f, _ in found] + [f for _, f, _ in doubtful]
     strings = _read_strings(readers.strings, page, labels_img, fields, image.shape)
@@ -573,10 +574,9 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     # string model reads surely are kept, flagged. Not on forms: there they are print. An
     # image holding one field only (a strip, a captcha, a cell) is there to be read.
     sole = len(doubtful) == 1 and not found
-    for (order, _, digitness), string in zip(doubtful, strings[len(found) :], strict=True):
+    for (order, _, gate), string in zip(doubtful, strings[len(found) :], strict=True):
         least = 1 if not found else UNCUT_DIGITS
-        uncut = digitness >= UNCUT_DIGITNESS
-        keep_from = SOLE_FIELD_CONFIDENCE if sole or uncut else STRING_ONLY_CONFIDENCE
+        keep_from = string_only_confidence(gate, sole)
         if string is not None and len(string.text) >= least and string.confidence >= keep_from:
             readings.append((order, replace(string, doubt="read by the string model only")))
     readings.sort(key=lambda item: item[0])
@@ -708,6 +708,17 @@ def field_digitness(gate: list[float]) -> float:
     if len(gate) >= TRIM_FROM:
         gate = sorted(gate)[1:]
     return float(np.mean(gate)) if gate else 0.0
+
+
+def string_only_confidence(gate: list[float], sole: bool) -> float:
+    """How sure the string model must be of a field the digit path rejected for it to be
+    reported: :data:`SOLE_FIELD_CONFIDENCE` when the field is the image's only one, or when the
+    gate found the digits the digit path first chose digit-like (:func:`field_digitness` of
+    ``gate``, its probabilities, at least :data:`UNCUT_DIGITNESS`: digits it could not cut
+    all of); else :data:`STRING_ONLY_CONFIDENCE`."""
+    if sole or field_digitness(gate) >= UNCUT_DIGITNESS:
+        return SOLE_FIELD_CONFIDENCE
+    return STRING_ONLY_CONFIDENCE
 
 
 def missed_digit_beside(fld: segment.Field, chosen: list[tuple[int, int]], probs: dict) -> bool:

@@ -33,6 +33,7 @@ from formreader.pipeline import (
     missed_digit_beside,
     read_page,
     skipped_ink,
+    string_only_confidence,
     surest_run,
     swallowed_digit,
     wide_gap,
@@ -92,6 +93,14 @@ def test_field_digitness_leaves_out_one_odd_digit_of_three_or_more():
     assert field_digitness([0.9, 0.1, 0.2, 0.1]) == pytest.approx(0.4)  # print stays print
     assert field_digitness([1.0, 0.2]) == pytest.approx(0.6)  # two digits: plain mean
     assert field_digitness([]) == 0.0
+
+
+def test_a_field_the_digit_path_could_not_cut_needs_a_half_sure_string_reading():
+    # Sure digits and one the gate doubts (a digit read from a piece of a touching pair):
+    # the digit path's digits are handwriting, so 0.5 will do; print needs 0.9.
+    assert string_only_confidence([0.55, 0.96, 0.99], sole=False) == 0.5
+    assert string_only_confidence([0.9, 0.1, 0.2, 0.1], sole=False) == 0.9
+    assert string_only_confidence([0.9, 0.1, 0.2, 0.1], sole=True) == 0.5
 
 
 def test_readers_that_agree_keep_the_surer_confidence_per_digit():
