@@ -84,10 +84,14 @@ MIN_PAPER_SHARE, MAX_PAPER_SHARE = 0.15, 0.92
 MIN_PAPER_SOLIDITY = 0.9
 #: Paper is at least this much brighter (gray levels) than the surface it lies on.
 MIN_PAPER_CONTRAST = 40
-#: A sheet found at a lower threshold (part of it in shadow) is taken instead of Otsu's when
-#: Otsu's is no quadrilateral, or when it is one but this many times smaller (a shadow across
-#: the sheet from side to side leaves four corners too).
-SHADED_SHEET = 1.15
+#: The sheet is looked for at SHEET_THRESHOLDS thresholds from Otsu's down to halfway to the
+#: table's level (part of it may lie in shadow). When a side of Otsu's steps less than
+#: SOFT_EDGE (gray levels) from paper to table (a shadow's soft edge), the first whose four
+#: sides are sharp is taken; else the lowest's when it is SHADED_SHEET times larger (a hard
+#: shadow across the sheet from side to side leaves four corners too).
+SOFT_EDGE, SHEET_THRESHOLDS, SHADED_SHEET = 40, 5, 1.15
+#: ... each side's step measured this far (thumbnail px) inside and outside it.
+SIDE_OFFSET = 4
 #: Ink is at least this much darker (gray levels) than the mean around it, when a shaded crop
 #: is measured for its stroke width.
 SHADE_CONTRAST = 15
@@ -250,16 +254,55 @@ def find_paper(gray: np.ndarray) -> np.ndarray | None:
     found = _bright_sheet(small, otsu)
     if found is not None and darker.size:
         # A sheet shaded across a corner or a side: Otsu's bright region stops at the
-        # shadow. Halfway down to the table's level it may be the whole sheet, four corners
-        # and all.
-        lower = _bright_sheet(small, (otsu + float(np.median(darker))) / 2)
-        if lower is not None and paper_corners(lower) is not None:
-            larger = np.count_nonzero(lower) > SHADED_SHEET * np.count_nonzero(found)
+        # shadow. Down to halfway to the table's level, the first region with four sharp
+        # sides is the sheet, when Otsu's has a soft one (a shadow's edge); else the lowest's
+        # when it has four corners and is larger (or Otsu's has no four corners).
+        lowest = (otsu + float(np.median(darker))) / 2
+        sheets = [_bright_sheet(small, t) for t in np.linspace(otsu, lowest, SHEET_THRESHOLDS)]
+        soft = not _sharp_sheet(small, found)
+        sharp = [sheet for sheet in sheets[1:] if soft and _sharp_sheet(small, sheet)]
+        if sharp:
+            found = sharp[0]
+        elif sheets[-1] is not None and paper_corners(sheets[-1]) is not None:
+            larger = np.count_nonzero(sheets[-1]) > SHADED_SHEET * np.count_nonzero(found)
             if larger or paper_corners(found) is None:
-                found = lower
+                found = sheets[-1]
     if found is None:
         return None
     return cv2.resize(found, (width, height), interpolation=cv2.INTER_NEAREST)
+
+
+def _sharp_sheet(small: np.ndarray, sheet: np.ndarray | None) -> bool:
+    """Whether a sheet mask on the thumbnail ``small`` has four corners and each of its four
+    sides steps down by at least :data:`SOFT_EDGE` from inside to outside (the median over
+    points along it, :data:`SIDE_OFFSET` px each way): the sheet's edges, not a shadow's."""
+    corners = paper_corners(sheet) if sheet is not None else None
+    if corners is None:
+        return False
+    height, width = small.shape
+    centre = corners.mean(axis=0)
+    along = np.linspace(0.15, 0.85, 24)[:, None]
+    steps = []
+    for start, end in zip(corners, np.roll(corners, -1, axis=0), strict=True):
+        normal = np.array([start[1] - end[1], end[0] - start[0]])
+        normal /= max(float(np.linalg.norm(normal)), 1e-6)
+        if np.dot(centre - (start + end) / 2, normal) < 0:
+            normal = -normal
+        points = start + along * (end - start)
+        inside, outside = (
+            np.clip(
+                np.round(points + side * SIDE_OFFSET * normal).astype(int),
+                0,
+                (width - 1, height - 1),
+            )
+            for side in (1, -1)
+        )
+        step = (
+            small[inside[:, 1], inside[:, 0]].astype(np.float32)
+            - small[outside[:, 1], outside[:, 0]]
+        )
+        steps.append(float(np.median(step)))
+    return min(steps) >= SOFT_EDGE
 
 
 def _bright_sheet(small: np.ndarray, threshold: float) -> np.ndarray | None:

@@ -75,6 +75,23 @@ def test_find_paper_takes_in_the_part_of_the_sheet_in_shadow(shade, shaded_point
     assert outside[mask > 0].max() <= 2  # at most a pixel or two of table at its edge
 
 
+def test_find_paper_looks_past_a_soft_shadow_across_the_sheet():
+    # Shade that fades from 130 at the sheet's left edge to full light 200 px further in:
+    # Otsu's bright region has four corners, but its left side is the shadow's soft edge.
+    image, sheet = photographed_sheet(np.random.default_rng(0))
+    inside = np.zeros_like(image)
+    cv2.fillConvexPoly(inside, sheet, 255)
+    shade = np.clip((np.arange(800) - 150) / 200, 0, 1) * (235 - 130) + 130
+    image[inside > 0] = np.broadcast_to(shade, image.shape)[inside > 0].astype(np.uint8)
+    mask = find_paper(image)
+    assert mask is not None and paper_corners(mask) is not None
+    assert mask[300, 170] == 255 and mask[300, 200] == 255  # in the shade, near the edge
+    overlap = np.count_nonzero((mask > 0) & (inside > 0)) / np.count_nonzero(
+        (mask > 0) | (inside > 0)
+    )
+    assert overlap > 0.95
+
+
 def test_clean_page_rectifies_the_sheet_and_finds_no_ink_on_the_table():
     image, sheet = photographed_sheet(np.random.default_rng(1))
     page = clean_page(image)
