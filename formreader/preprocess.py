@@ -238,10 +238,12 @@ def find_paper(gray: np.ndarray) -> np.ndarray | None:
 
     The sheet is the largest bright region of a thumbnail (Otsu), taken when it is convex,
     covers :data:`MIN_PAPER_SHARE` to :data:`MAX_PAPER_SHARE` of the frame and is clearly
-    brighter than the rest; its hull, shrunk by the paper's edge shadow, is the mask. When
-    that is no quadrilateral or much smaller than the sheet at a lower threshold, the latter is
-    taken when it is a quadrilateral (a corner or a side in shadow). Scans
-    (paper fills the frame), strips and crops give ``None``.
+    brighter than the rest; its hull, shrunk by the paper's edge shadow, is the mask. When a
+    side of it steps softly from paper to table (a shadow's edge), the first region at a lower
+    threshold with four sharp sides is taken; else, when it is no quadrilateral or much
+    smaller than the sheet at the lowest threshold, the latter is taken when it is a
+    quadrilateral (a corner or a side in shadow). Scans (paper fills the frame), strips and
+    crops give ``None``.
     """
     height, width = gray.shape
     if min(height, width) < MIN_PHOTO_SIDE:
