@@ -260,15 +260,17 @@ def find_paper(gray: np.ndarray) -> np.ndarray | None:
         # sides is the sheet, when Otsu's has a soft one (a shadow's edge); else the lowest's
         # when it has four corners and is larger (or Otsu's has no four corners).
         lowest = (otsu + float(np.median(darker))) / 2
-        sheets = [_bright_sheet(small, t) for t in np.linspace(otsu, lowest, SHEET_THRESHOLDS)]
-        soft = not _sharp_sheet(small, found)
-        sharp = [sheet for sheet in sheets[1:] if soft and _sharp_sheet(small, sheet)]
-        if sharp:
-            found = sharp[0]
-        elif sheets[-1] is not None and paper_corners(sheets[-1]) is not None:
-            larger = np.count_nonzero(sheets[-1]) > SHADED_SHEET * np.count_nonzero(found)
+        levels = np.linspace(otsu, lowest, SHEET_THRESHOLDS)[1:]
+        # Looked at one level after another, and only when Otsu's has a soft side.
+        sheets = () if _sharp_sheet(small, found) else (_bright_sheet(small, t) for t in levels)
+        sharp = next((sheet for sheet in sheets if _sharp_sheet(small, sheet)), None)
+        lower = _bright_sheet(small, lowest) if sharp is None else None
+        if sharp is not None:
+            found = sharp
+        elif lower is not None and paper_corners(lower) is not None:
+            larger = np.count_nonzero(lower) > SHADED_SHEET * np.count_nonzero(found)
             if larger or paper_corners(found) is None:
-                found = sheets[-1]
+                found = lower
     if found is None:
         return None
     return cv2.resize(found, (width, height), interpolation=cv2.INTER_NEAREST)
