@@ -464,8 +464,9 @@ def draw(model, save_dir):
 @click.option(
     "--page-hands",
     type=click.Path(exists=True, file_okay=False),
-    help="crnn with --pages: write half of the pages with the digits of these folders "
-    "0/ ... 9/ (e.g. the crops `scan --export-crops` wrote, sorted) instead of MNIST's.",
+    help="crnn with --pages: write half of the pages and 40 % of the synthetic strings with "
+    "the digits of these folders 0/ ... 9/ (e.g. the crops `scan --export-crops` wrote, "
+    "sorted) instead of MNIST's.",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(

@@ -105,7 +105,7 @@ def test_train_string_model_writes_its_files_beside_the_digits(tmp_path, mnist_p
     card = json.loads((more / "model_card.json").read_text())["strings"]
     assert card["continued_from"] == str(out) and card["data"]["continental_share"] == 0.4
     assert card["data"]["pages"] == 2 and card["data"]["page_strips"] > 0
-    assert card["data"]["page_hands"] == str(hands)
+    assert card["data"]["page_hands"] == str(hands) and card["data"]["hand_string_share"] == 0.4
     assert card["data"]["train_strings"] == 360 + card["data"]["page_strips"]
     result = run_train(mnist_path, more, "--pages", "2")
     assert result.exit_code == 2 and "--pages is for the string model" in result.stderr
