@@ -260,14 +260,15 @@ def find_paper(gray: np.ndarray) -> np.ndarray | None:
         # sides is the sheet, when Otsu's has a soft one (a shadow's edge); else the lowest's
         # when it has four corners and is larger (or Otsu's has no four corners).
         lowest = (otsu + float(np.median(darker))) / 2
-        levels = np.linspace(otsu, lowest, SHEET_THRESHOLDS)[1:]
-        # Looked at one level after another, and only when Otsu's has a soft side.
-        sheets = () if _sharp_sheet(small, found) else (_bright_sheet(small, t) for t in levels)
-        sharp = next((sheet for sheet in sheets if _sharp_sheet(small, sheet)), None)
-        lower = _bright_sheet(small, lowest) if sharp is None else None
-        if sharp is not None:
-            found = sharp
-        elif lower is not None and paper_corners(lower) is not None:
+        if _sharp_sheet(small, found):
+            lower = _bright_sheet(small, lowest)
+        else:  # one level after another; the last is the lowest
+            for level in np.linspace(otsu, lowest, SHEET_THRESHOLDS)[1:]:
+                lower = _bright_sheet(small, level)
+                if _sharp_sheet(small, lower):
+                    found, lower = lower, None
+                    break
+        if lower is not None and paper_corners(lower) is not None:
             larger = np.count_nonzero(lower) > SHADED_SHEET * np.count_nonzero(found)
             if larger or paper_corners(found) is None:
                 found = lower
