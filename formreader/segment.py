@@ -39,6 +39,9 @@ BOX_APART = 0.3
 #: Rules under two neighbouring pieces this far apart in height (share of the taller piece)
 #: are two writing lines, and part two fields.
 LINE_STEP = 0.25
+#: ... or when the rules under them end this many heights (the taller piece's) apart: two
+#: combs or underlines side by side (a photographed rule broken at a tooth breaks for less).
+LINE_BREAK = 0.3
 #: Pieces of about one height on one baseline, at most this many heights apart, are letters
 #: of a printed word when there are at least this many of them in a run.
 WORD_GAP, WORD_LETTERS = 0.8, 2
@@ -361,16 +364,33 @@ def on_separate_lines(lines, a, b) -> bool:
     return _separate_rules(lines, a, b) is not None
 
 
+def _rules_end_apart(lines, a, b, rules: tuple[np.ndarray, np.ndarray]) -> bool:
+    """Whether the rules under boxes ``a`` and ``b`` (``a`` left of ``b``; ``rules``: their
+    rows) each run solidly under the near half of its box and end more than
+    :data:`LINE_BREAK` of the taller box's height apart: two combs or underlines side by
+    side, not a dotted line read as pieces of rule."""
+    rows = np.concatenate(rules)
+    x0, x1 = a[0] + a[2] // 2, b[0] + b[2] // 2
+    band = lines[max(0, int(rows.min()) - 2) : int(rows.max()) + 3, x0:x1] > 0
+    ruled = band.any(axis=0)
+    if min(ruled[: a[0] + a[2] - x0].mean(), ruled[b[0] - x0 :].mean()) < 0.9:
+        return False
+    free = np.diff(np.concatenate([[0], ~ruled, [0]]).astype(np.int8))
+    widest = (np.flatnonzero(free == -1) - np.flatnonzero(free == 1)).max(initial=0)
+    return bool(widest > LINE_BREAK * max(a[3], b[3]))
+
+
 def on_two_lines(lines, a, b) -> bool:
     """Whether boxes ``a`` and ``b`` (``a`` left of ``b``, in one row) stand on two writing
     lines: :func:`on_separate_lines`, and the rules under them lie more than
     :data:`LINE_STEP` of the taller box's height apart (a comb's base and an underline
-    beside it; a photographed underline broken between two digits stays one line)."""
+    beside it) or end more than :data:`LINE_BREAK` of it apart (two combs side by side); a
+    photographed underline broken between two digits stays one line."""
     rules = _separate_rules(lines, a, b)
     if rules is None:
         return False
     step = np.median(rules[0]) - np.median(rules[1])
-    return bool(abs(step) > LINE_STEP * max(a[3], b[3]))
+    return bool(abs(step) > LINE_STEP * max(a[3], b[3]) or _rules_end_apart(lines, a, b, rules))
 
 
 def _stacked_groups(items: list[tuple[int, int, int, int]], lines=None) -> list[list[int]]:

@@ -265,3 +265,24 @@ def test_numbers_on_two_writing_lines_at_different_heights_are_two_fields():
     lines[93:95, 110:220] = 255
     level = boxes_of(*comb, *[(x, 50, w, h) for x, _, w, h in underlined])
     assert [sorted(f) for f in group_fields(level, [1, 2, 3, 4], lines)] == [[1, 2, 3, 4]]
+
+
+def test_two_combs_side_by_side_on_one_baseline_are_two_fields():
+    # Two combs with bases only, their digits 30 px (three quarters of a height) apart, the
+    # first comb's base ending 14 px (a third of a height) before the second's begins.
+    digits = [(20, 50, 30, 40), (60, 50, 30, 40), (120, 50, 30, 40), (160, 50, 30, 40)]
+    boxes = boxes_of(*digits)
+    lines = np.zeros((200, 240), np.uint8)
+    lines[93:95, 10:100] = 255
+    lines[93:95, 114:220] = 255
+    for x in (10, 55, 98, 114, 155, 218):  # the teeth
+        lines[80:95, x : x + 2] = 255
+    assert sorted(sorted(f) for f in group_fields(boxes, [1, 2, 3, 4], lines)) == [
+        [1, 2],
+        [3, 4],
+    ]
+    # A dotted line found as short pieces of rule under each digit is one writing line.
+    dotted = np.zeros_like(lines)
+    for x0 in (28, 68, 128, 168):
+        dotted[93:95, x0 : x0 + 14] = 255
+    assert [sorted(f) for f in group_fields(boxes, [1, 2, 3, 4], dotted)] == [[1, 2, 3, 4]]
