@@ -344,18 +344,24 @@ def _underlined(lines, box) -> bool:
 
 
 def _separate_rules(lines, a, b) -> tuple[np.ndarray, np.ndarray] | None:
-    """The rows of the rules under boxes ``a`` and ``b`` (``a`` left of ``b``, in one row)
-    when a rule runs under each and none across the gap between them, else ``None``."""
+    """The rows of the nearest rule under each of boxes ``a`` and ``b`` (``a`` left of ``b``,
+    in one row) when neither runs on across the gap between them, else ``None``."""
     if lines is None or b[0] <= a[0] + a[2]:
         return None
     under_a = _rules_under(lines, a)
     under_b = _rules_under(lines, b) if under_a.size else under_a
     if not under_b.size:
         return None
-    height = max(a[3], b[3])
-    bottom = max(a[1] + a[3], b[1] + b[3])
-    gap = (a[0] + a[2], bottom - height, b[0] - a[0] - a[2], height)
-    return None if _underlined(lines, gap) else (under_a, under_b)
+    # The nearest rule under each, and whether it runs on across the gap's middle half (a
+    # photographed rule may break where it meets a digit).
+    nearest = [
+        np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)[0] for rows in (under_a, under_b)
+    ]
+    quarter = (b[0] - a[0] - a[2]) // 4
+    x0, x1 = a[0] + a[2] + quarter, b[0] - quarter
+    if any(_rule_across(lines, rows[0] - 2, rows[-1] + 3, x0, x1) for rows in nearest):
+        return None
+    return nearest[0], nearest[1]
 
 
 def on_separate_lines(lines, a, b) -> bool:

@@ -286,3 +286,21 @@ def test_two_combs_side_by_side_on_one_baseline_are_two_fields():
     for x0 in (28, 68, 128, 168):
         dotted[93:95, x0 : x0 + 14] = 255
     assert [sorted(f) for f in group_fields(boxes, [1, 2, 3, 4], dotted)] == [[1, 2, 3, 4]]
+
+
+def test_two_boxes_at_different_heights_above_a_long_rule_are_two_fields():
+    # A box, and 20 px lower a second one, 30 px to its right (a photo of two boxed fields);
+    # a rule runs under both and across the gap further down (the next row's top).
+    digits = [(20, 50, 30, 40), (60, 50, 30, 40), (130, 70, 30, 40), (170, 70, 30, 40)]
+    boxes = boxes_of(*digits)
+    lines = np.zeros((200, 260), np.uint8)
+    for x0, x1, top in ((10, 100, 40), (120, 210, 60)):
+        lines[top : top + 2, x0:x1] = 255
+        lines[top + 60 : top + 62, x0:x1] = 255
+        lines[top : top + 62, x0 : x0 + 2] = 255
+        lines[top : top + 62, x1 - 2 : x1] = 255
+    lines[140:142, 0:260] = 255
+    assert sorted(sorted(f) for f in group_fields(boxes, [1, 2, 3, 4], lines)) == [
+        [1, 2],
+        [3, 4],
+    ]
