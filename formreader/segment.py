@@ -338,11 +338,6 @@ def _rules_under(lines, box) -> np.ndarray:
     )
 
 
-def _underlined(lines, box) -> bool:
-    """Whether a ruled line runs under the middle half of ``box``."""
-    return _rules_under(lines, box).size > 0
-
-
 def _separate_rules(lines, a, b) -> tuple[np.ndarray, np.ndarray] | None:
     """The rows of the nearest rule under each of boxes ``a`` and ``b`` (``a`` left of ``b``,
     in one row) when neither runs on across the gap between them, else ``None``."""
@@ -379,7 +374,8 @@ def _rules_end_apart(lines, a, b, rules: tuple[np.ndarray, np.ndarray]) -> bool:
     x0, x1 = a[0] + a[2] // 2, b[0] + b[2] // 2
     band = lines[max(0, int(rows.min()) - 2) : int(rows.max()) + 3, x0:x1] > 0
     ruled = band.any(axis=0)
-    if min(ruled[: a[0] + a[2] - x0].mean(), ruled[b[0] - x0 :].mean()) < 0.9:
+    near_a, near_b = ruled[: a[0] + a[2] - x0], ruled[b[0] - x0 :]
+    if not near_a.size or not near_b.size or min(near_a.mean(), near_b.mean()) < 0.9:
         return False
     free = np.diff(np.concatenate([[0], ~ruled, [0]]).astype(np.int8))
     widest = (np.flatnonzero(free == -1) - np.flatnonzero(free == 1)).max(initial=0)
