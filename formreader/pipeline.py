@@ -110,6 +110,8 @@ WHOLE_IMAGE_FIELD = 0.5
 #: An image at most this many pixels tall and this many times as wide is one strip of digits:
 #: the string model reads it whole.
 STRIP_MAX_HEIGHT, STRIP_MIN_ASPECT = 400, 1.5
+#: Share of the ink pixels left out at each side when judging where the writing is.
+INK_OUTLIERS = 0.02
 #: Which readers read each field: the segmenting digit path, the string model, or both.
 READERS = ("digits", "string", "both")
 
@@ -430,6 +432,9 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     page = preprocess.clean_page(image)
     labels_img, boxes = segment.find_components(page.strokes)
     members = segment.candidate_components(labels_img, boxes)
+    if not whole_strip and members:
+        # A strip cut with wide margins (a short number written large) is one by its ink.
+        whole_strip = is_strip(image.shape, ink_extent(page.strokes))
     groups = [
         part
         for group in segment.group_fields(boxes, members, page.lines)
@@ -585,9 +590,12 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     return flag_split_fields(joined, beside(readings))
 
 
-def is_strip(shape) -> bool:
-    """Whether an image of this shape is one strip of digits (a captcha, a cell, an amount)."""
+def is_strip(shape, ink_box=None) -> bool:
+    """Whether an image of this shape is one strip of digits (a captcha, a cell, an amount):
+    not a page's height, and wide -- or its ink, ``(x, y, w, h)``, when given, is."""
     height, width = shape[:2]
+    if ink_box is not None and height <= STRIP_MAX_HEIGHT:
+        height, width = ink_box[3], ink_box[2]
     return height <= STRIP_MAX_HEIGHT and width >= STRIP_MIN_ASPECT * height
 
 
@@ -616,6 +624,17 @@ def _read_strip(readers: Readers, page, found: list, ink, shape) -> FieldReading
             joined, text=string.text, digit_confidences=string.digit_confidences, other=digits
         )
     return replace(string, doubt=digits.doubt, pieces=digits.pieces)
+
+
+def ink_extent(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """The box ``(x, y, w, h)`` holding all but :data:`INK_OUTLIERS` of a mask's pixels at
+    each side: where the writing is, not the specks around it."""
+    ys, xs = np.nonzero(mask)
+    if not len(xs):
+        return (0, 0, 0, 0)
+    x0, x1 = np.quantile(xs, [INK_OUTLIERS, 1 - INK_OUTLIERS])
+    y0, y1 = np.quantile(ys, [INK_OUTLIERS, 1 - INK_OUTLIERS])
+    return (int(x0), int(y0), int(x1 - x0) + 1, int(y1 - y0) + 1)
 
 
 def _concatenate(readings: list[FieldReading], box) -> FieldReading:

@@ -28,6 +28,7 @@ from formreader.pipeline import (
     _string_field,
     field_digitness,
     flag_split_fields,
+    ink_extent,
     is_strip,
     join_split_fields,
     missed_digit_beside,
@@ -354,6 +355,19 @@ def test_a_small_wide_image_is_a_strip():
     assert not is_strip((60, 80))  # a single digit
     assert not is_strip((401, 1200))  # a page
     assert not is_strip((2000, 1400, 3))
+    # An image that is not wide, but whose ink is: a strip cut with wide margins.
+    assert is_strip((200, 266), ink_box=(10, 60, 240, 90))
+    assert not is_strip((200, 266), ink_box=(60, 50, 120, 100))
+    assert not is_strip((500, 600), ink_box=(0, 0, 600, 100))  # a page's height
+
+
+def test_ink_extent_leaves_out_specks_around_the_writing():
+    mask = np.zeros((100, 100), bool)
+    mask[40:60, 10:90] = True  # 1,600 px of writing
+    mask[[0, 99, 5], [0, 99, 95]] = True  # three specks far out
+    # 2 % of the ink at each side: 1.6 of the 80 columns, 0.4 of the 20 rows.
+    assert ink_extent(mask) == (11, 40, 78, 20)
+    assert ink_extent(np.zeros((5, 5), bool)) == (0, 0, 0, 0)
 
 
 class _FixedStrings:
@@ -386,6 +400,21 @@ def test_a_strip_is_read_whole_and_its_string_reading_stands():
     alone = _read_strip(readers, page, [], [], flat.shape)
     assert alone.text == "5667" and alone.box == (0, 0, 200, 60)  # however unsure: flagged
     assert alone.doubt == "read by the string model only"
+
+
+def test_a_strip_with_wide_margins_is_read_as_a_strip(mnist_test):
+    images, labels = mnist_test
+    digits = [images[np.flatnonzero(labels == d)[0]] for d in (4, 0, 6, 4)]
+    tight = ink_on_paper(digits, height=60, gap=4, margin=10)
+    wide = cv2.copyMakeBorder(tight, 70, 70, 20, 20, cv2.BORDER_CONSTANT, value=255)
+    assert is_strip(tight.shape) and not is_strip(wide.shape)
+    classifier = DigitClassifier()
+    for image in (tight, wide):
+        # The digit path reads the 0 surely; on a strip the string reading stands, flagged.
+        strings = _FixedStrings("4564", [0.99, 0.4, 0.99, 0.99])
+        readings = read_page(image, Readers(classifier=classifier, strings=strings, reader="both"))
+        assert [r.text for r in readings] == ["4564"]
+        assert readings[0].doubt.startswith("readers disagree: digits 4064")
 
 
 def test_the_string_model_reads_digit_tall_ink_right_beside_the_chosen_digits():
