@@ -50,6 +50,9 @@ RULE_GAP = 4
 #: Rules and walls are at most this thick (px), or this many times the page's typical rule
 #: (a scan at a high resolution); thicker ink on them is a pen stroke.
 MAX_LINE_WIDTH, LINE_WIDTH_OVER_RULE = 6, 2.0
+#: A line whose lower quartile of gray is this much lighter than the other ink's is printed
+#: lighter than the writing: ink on it darker than halfway between the two is a stroke.
+LINE_INK_CONTRAST = 40
 #: Faint ink this close (px) beside a found line is its fringe (:func:`add_fringe`).
 LINE_FRINGE = 1
 #: An upright touching a rule is a wall (box side, comb tooth) only when its mean width is at
@@ -637,12 +640,41 @@ def rule_thickness(across: np.ndarray) -> float:
     return float(np.percentile(stats[1:, cv2.CC_STAT_AREA] / stats[1:, cv2.CC_STAT_WIDTH], 25))
 
 
-def remove_lines(binary: np.ndarray, across: np.ndarray, upright: np.ndarray) -> np.ndarray:
+def darker_than_lines(flat: np.ndarray, binary: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """Mask of the ink on ``lines`` that is darker than its line: a stroke written along a
+    rule printed lighter than the writing (a dropout-colour form, notebook ruling).
+
+    Each connected line is judged alone (a page may hold black print rules and light ones) by
+    its lower quartile of gray, the ink off the lines likewise (the blurred fringes of a thin
+    rule or stroke are light, their cores are not): when a line's is :data:`LINE_INK_CONTRAST`
+    lighter than the ink's, its pixels darker than halfway between the two are kept.
+    """
+    off_lines = flat[(binary > 0) & (lines == 0)]
+    count, labels = cv2.connectedComponents(lines, connectivity=8)
+    if count < 2 or not len(off_lines):
+        return np.zeros_like(binary)
+    ink_level = float(np.percentile(off_lines, 25))
+    on = labels > 0
+    label, gray = labels[on], flat[on]
+    order = np.lexsort((gray, label))
+    starts = np.searchsorted(label[order], np.arange(1, count))
+    ends = np.append(starts[1:], len(order))
+    levels = np.full(count, -np.inf)
+    levels[1:] = gray[order][starts + (ends - starts) // 4]  # each line's lower quartile
+    light = levels - ink_level >= LINE_INK_CONTRAST
+    keep = np.zeros_like(binary)
+    keep[on] = np.where(light[label] & (gray < (levels[label] + ink_level) / 2), 255, 0)
+    return keep
+
+
+def remove_lines(
+    binary: np.ndarray, across: np.ndarray, upright: np.ndarray, keep: np.ndarray | None = None
+) -> np.ndarray:
     """Erase the lines from ``binary`` but keep the strokes that cross or run along them.
 
     On a horizontal line, ink that is part of a taller vertical run than any rule is thick
     (:data:`MAX_LINE_WIDTH`, or twice the page's typical rule) belongs to a stroke; likewise
-    sideways on a vertical wall.
+    sideways on a vertical wall. Pixels of ``keep`` (e.g. :func:`darker_than_lines`) stay.
     """
     width = max(MAX_LINE_WIDTH, math.ceil(LINE_WIDTH_OVER_RULE * rule_thickness(across)))
     line_free = np.ones((width + 1, 1), np.uint8)
@@ -652,6 +684,8 @@ def remove_lines(binary: np.ndarray, across: np.ndarray, upright: np.ndarray) ->
         cv2.bitwise_and(across, cv2.bitwise_not(stroke_v)),
         cv2.bitwise_and(upright, cv2.bitwise_not(stroke_h)),
     )
+    if keep is not None:
+        erase = cv2.subtract(erase, keep)
     return cv2.subtract(binary, erase)
 
 
@@ -703,8 +737,8 @@ def clean_page(image: np.ndarray) -> CleanPage:
         # for a rule.
         _, faint = cv2.threshold(flat, math.ceil(threshold) - 1, 255, cv2.THRESH_BINARY)
         across, upright = add_fringe(across, upright, cv2.bitwise_and(faint, binary))
-    strokes = remove_lines(binary, across, upright)
     lines = cv2.bitwise_or(across, upright)
+    strokes = remove_lines(binary, across, upright, darker_than_lines(flat, binary, lines))
     ink = cv2.bitwise_and(255 - flat, strokes)
     return CleanPage(
         ink=ink, flat=flat, strokes=strokes, lines=lines, walls=upright, to_original=to_original

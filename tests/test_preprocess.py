@@ -10,6 +10,7 @@ from formreader.preprocess import (
     CleanPage,
     binarize,
     clean_page,
+    darker_than_lines,
     find_boxes,
     find_lines,
     find_paper,
@@ -179,6 +180,26 @@ def test_find_lines_takes_faint_broken_grid_lines_but_not_a_one():
     assert not across[200:260, 100:104].any() and not upright[200:260, 100:104].any()
     strokes = remove_lines(binary, across, upright)
     assert strokes[200:260, 100:104].all()
+
+
+def test_a_stroke_along_a_rule_printed_lighter_than_the_writing_is_kept():
+    flat = np.full((40, 300), 240, np.uint8)
+    flat[20:22] = 170  # a light blue rule (dropout colour), 2 px
+    flat[19:23, 30:60] = 40  # a 7's bar written along it, 4 px thick ...
+    flat[19:38, 56:60] = 40  # ... and its stem
+    binary = np.where(flat < 200, np.uint8(255), np.uint8(0))
+    lines = np.zeros_like(binary)
+    lines[20:22] = 255
+    keep = darker_than_lines(flat, binary, lines)
+    expected = np.zeros_like(binary)
+    expected[20:22, 30:60] = 255
+    assert (keep == expected).all()
+    strokes = remove_lines(binary, lines, np.zeros_like(binary), keep)
+    assert strokes[19:23, 30:60].all()  # the bar, whole
+    assert not strokes[20:22, :30].any() and not strokes[20:22, 60:].any()  # the rule, gone
+    # A rule printed as dark as the writing (black print): nothing on it is kept.
+    flat[20:22, :30] = flat[20:22, 60:] = 40
+    assert not darker_than_lines(flat, binary, lines).any()
 
 
 def test_the_bar_of_a_large_seven_or_four_is_not_a_rule_but_an_underline_is():
