@@ -433,7 +433,8 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     labels_img, boxes = segment.find_components(page.strokes)
     members = segment.candidate_components(labels_img, boxes)
     if not whole_strip and members:
-        # A strip cut with wide margins (a short number written large) is one by its ink.
+        # A strip cut with wide margins (a short number written large) is one by its ink
+        # (but its dots, if written in dots, were not joined: that needs the shape alone).
         whole_strip = is_strip(image.shape, ink_extent(page.strokes))
     groups = [
         part
