@@ -24,6 +24,10 @@ MIN_RELATIVE_HEIGHT = 0.45
 FIELD_GAP = 1.3
 #: ... or this many when one ruled line runs under both sides and across the gap.
 UNDERLINED_GAP = 3.0
+#: An item less tall and wide than these shares of its field's tallest so far (a speck, a
+#: sliver of a rule, a comma) joins the field but does not carry it on: the gap to the next
+#: is measured without it.
+BRIDGE_HEIGHT, BRIDGE_WIDTH = 0.6, 0.2
 #: Handwriting beside a label is at least this many times as tall as the label's letters.
 RUN_OVER_LABEL = 1.6
 #: ... and at least this many times as tall as the label's tallest mark (a bracket, say).
@@ -457,6 +461,10 @@ def group_fields(boxes: np.ndarray, labels: list[int], lines=None) -> list[list[
             ):
                 fields.append(current)
                 current = []
+            elif max(w / BRIDGE_WIDTH, h / BRIDGE_HEIGHT) < max(items[j][3] for j in current):
+                # A speck or a sliver between two numbers does not bridge the gap.
+                current.append(i)
+                continue
             current.append(i)
             if x + w >= right:
                 right, right_height = x + w, h

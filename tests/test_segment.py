@@ -114,6 +114,17 @@ def test_a_fives_cap_joins_its_digit_but_a_printed_word_above_a_digit_does_not()
     assert [sorted(f) for f in group_fields(boxes, [1, 2, 3, 4])] == [[1, 2, 3], [4]]
 
 
+def test_a_fragment_between_two_numbers_does_not_bridge_the_gap():
+    # Digits 36 px tall; a fragment 18 px tall after the first number; the next number 53 px
+    # (1.47 heights) after the first number's last digit, 45 px (1.25) after the fragment.
+    first = [(0, 10, 30, 36), (35, 10, 30, 36)]
+    boxes = boxes_of(*first, (70, 20, 3, 18), (118, 10, 30, 36), (153, 10, 30, 36))
+    assert [sorted(f) for f in group_fields(boxes, [1, 2, 3, 4, 5])] == [[1, 2, 3], [4, 5]]
+    # Without it, as close: one number.
+    boxes = boxes_of(*first, (110, 10, 30, 36), (145, 10, 30, 36))
+    assert [sorted(f) for f in group_fields(boxes, [1, 2, 3, 4])] == [[1, 2, 3, 4]]
+
+
 def test_print_above_a_box_is_not_stacked_onto_the_digit_inside_it():
     digit, above = (100, 50, 30, 50), (104, 38, 22, 9)  # close enough to be a 5's cap
     boxes = boxes_of(digit, above)
