@@ -39,8 +39,8 @@ FAINT_SHARE = 0.4
 #: Skew angles beyond this are not corrected (the page is then probably not a form).
 MAX_SKEW_DEGREES = 8.0
 #: A long horizontal run in a blob of ink at most this many times as wide as it is tall is
-#: the glyph's own bar, not a rule (:func:`glyph_bars`).
-BAR_SPAN = 1.2
+#: the glyph's own bar, not a rule (:func:`glyph_bars`); a 4 or 7 written wide is 1.3-1.4.
+BAR_SPAN = 1.5
 #: ... and whose middle lies in the top part of the blob, this share of its height.
 BAR_DEPTH = 0.75
 #: Width (px) of the band erased along a detected strike-through line.

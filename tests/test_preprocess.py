@@ -216,6 +216,12 @@ def test_the_bar_of_a_large_seven_or_four_is_not_a_rule_but_an_underline_is():
     across, _ = find_lines(binary)
     assert across[200:203, 180:300].sum() >= 0.95 * binary[200:203, 180:300].sum()
     assert not across[:, :150].any()  # the 7 alone keeps its bar
+    wide = np.zeros((200, 300), np.uint8)  # a 4 wider than tall (135 x 100): its bar too
+    cv2.line(wide, (90, 40), (40, 110), 255, 6)
+    cv2.line(wide, (40, 110), (175, 110), 255, 6)
+    cv2.line(wide, (150, 40), (150, 140), 255, 6)
+    across, _ = find_lines(wide)
+    assert not across.any()
 
 
 def test_light_ink_is_inverted_unless_a_sheet_of_paper_was_found():
