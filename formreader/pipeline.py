@@ -432,9 +432,10 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     page = preprocess.clean_page(image)
     labels_img, boxes = segment.find_components(page.strokes)
     members = segment.candidate_components(labels_img, boxes)
-    if not whole_strip and members:
+    if not whole_strip and members and image.shape[0] <= STRIP_MAX_HEIGHT:
         # A strip cut with wide margins (a short number written large) is one by its ink
         # (but its dots, if written in dots, were not joined: that needs the shape alone).
+        # Not measured on a page: no page is a strip.
         whole_strip = is_strip(image.shape, ink_extent(page.strokes))
     groups = [
         part

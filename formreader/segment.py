@@ -442,6 +442,7 @@ def group_fields(boxes: np.ndarray, labels: list[int], lines=None) -> list[list[
         row.sort(key=lambda i: items[i][0])
         current = [row[0]]
         right, right_height = items[row[0]][0] + items[row[0]][2], items[row[0]][3]
+        tallest = right_height  # of the current field
         for previous, i in itertools.pairwise(row):
             x, _, w, h = items[i]
             # The gap is judged against the taller neighbour: wide for big handwriting,
@@ -460,12 +461,13 @@ def group_fields(boxes: np.ndarray, labels: list[int], lines=None) -> list[list[
                 or on_two_lines(lines, items[previous], items[i])
             ):
                 fields.append(current)
-                current = []
-            elif max(w / BRIDGE_WIDTH, h / BRIDGE_HEIGHT) < max(items[j][3] for j in current):
+                current, tallest = [], 0
+            elif max(w / BRIDGE_WIDTH, h / BRIDGE_HEIGHT) < tallest:
                 # A speck or a sliver between two numbers does not bridge the gap.
                 current.append(i)
                 continue
             current.append(i)
+            tallest = max(tallest, h)
             if x + w >= right:
                 right, right_height = x + w, h
         fields.append(current)
