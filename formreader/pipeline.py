@@ -860,12 +860,13 @@ def _beside(atoms: list, edge: int, height: float, side: int) -> list:
         return (atom.x0, atom.x1) if side > 0 else (-atom.x1, -atom.x0)
 
     edge *= side
-    run, reached = [], edge
+    run, reached, start = [], edge, edge
     for atom in sorted(atoms, key=lambda a: span(a)[0]):
         near, far = span(atom)
         if near < edge:
             continue
-        if near - reached > reach or (run and far - edge > height):
+        start = start if run else near  # one digit wide from its own start, not the edge's
+        if near - reached > reach or (run and far - start > height):
             break
         run.append(atom)
         reached = max(reached, far)

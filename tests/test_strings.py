@@ -446,6 +446,21 @@ def test_the_string_model_reads_a_dotted_digit_right_beside_the_chosen_digits():
     assert sorted(a.component for a in kept.atoms) == [1, 2, 3, 4, 5]
 
 
+def test_a_broken_digit_a_gap_away_is_one_digit_wide_from_its_own_start():
+    atoms = [
+        Atom(1, 60, 80, 0, 30, 300),  # the chosen digits
+        Atom(2, 84, 104, 0, 30, 300),
+        Atom(3, 30, 42, 26, 29, 20),  # 18 px left of them (a comb cell on), a 5 in pieces:
+        Atom(4, 16, 32, 0, 6, 60),  # the foot of its bowl, its cap,
+        Atom(5, 14, 22, 5, 30, 100),  # its stem: 28 px from the foot's far end,
+        Atom(6, 4, 12, 0, 30, 90),  # ... and a wall remnant, which would make it too wide
+    ]
+    fld = Field(atoms=atoms, height=30.0)
+    probs = {(i, i + 1): (None, 0.1) for i in range(6)}
+    kept = _string_field(fld, probs, atoms[:2])
+    assert sorted(a.component for a in kept.atoms) == [1, 2, 3, 4, 5]
+
+
 def test_digits_far_apart_in_one_field_are_flagged_as_maybe_two_numbers():
     atoms = [Atom(i, x, x + 20, 0, 30, 300) for i, x in enumerate((0, 25, 50, 110))]
     fld = Field(atoms=atoms, height=30.0)
