@@ -853,7 +853,8 @@ def _string_field(fld: segment.Field, probs: dict, chosen_atoms: list) -> segmen
 def _beside(atoms: list, edge: int, height: float, side: int) -> list:
     """The ink just beyond ``edge`` on one ``side`` (+1 right, -1 left) that stands
     digit-tall: one atom, or a run of pieces each at most :data:`STRING_BESIDE_GAP` heights
-    from the last and spanning at most one digit's width (a dotted or broken digit)."""
+    from the last and spanning at most one digit's width from the first (a dotted or broken
+    digit; the pieces of one component count as one)."""
     reach, tall = STRING_BESIDE_GAP * height, STRING_BESIDE_HEIGHT * height
 
     def span(atom) -> tuple[int, int]:  # near and far end, counted away from the edge
@@ -865,8 +866,11 @@ def _beside(atoms: list, edge: int, height: float, side: int) -> list:
         near, far = span(atom)
         if near < edge:
             continue
-        start = start if run else near  # one digit wide from its own start, not the edge's
-        if near - reached > reach or (run and far - start > height):
+        start = start if run else near
+        # One digit wide from the run's own start, not from the edge; a component the cuts
+        # parted (a continental 1 drawn as one long slant) is one piece however wide.
+        wide = bool(run) and far - start > height and atom.component != run[-1].component
+        if near - reached > reach or wide:
             break
         run.append(atom)
         reached = max(reached, far)

@@ -461,6 +461,20 @@ def test_a_broken_digit_a_gap_away_is_one_digit_wide_from_its_own_start():
     assert sorted(a.component for a in kept.atoms) == [1, 2, 3, 4, 5]
 
 
+def test_a_one_drawn_as_a_long_slant_beside_the_digits_is_one_digit_however_wide():
+    atoms = [
+        Atom(1, 0, 20, 0, 30, 300),  # the chosen digits
+        Atom(2, 24, 44, 0, 30, 300),
+        Atom(7, 50, 62, 22, 30, 40),  # just right: a continental 1 drawn as one long stroke
+        Atom(7, 62, 76, 12, 24, 40),  # rising to the right, 45 px wide, that the cuts parted
+        Atom(7, 76, 95, 0, 14, 40),
+    ]
+    fld = Field(atoms=atoms, height=30.0)
+    probs = {(i, i + 1): (None, 0.1) for i in range(5)}
+    kept = _string_field(fld, probs, atoms[:2])
+    assert sorted(a.component for a in kept.atoms) == [1, 2, 7, 7, 7]
+
+
 def test_digits_far_apart_in_one_field_are_flagged_as_maybe_two_numbers():
     atoms = [Atom(i, x, x + 20, 0, 30, 300) for i, x in enumerate((0, 25, 50, 110))]
     fld = Field(atoms=atoms, height=30.0)
