@@ -89,6 +89,14 @@ def test_a_digit_written_after_a_printed_label_is_split_off():
     assert split_off_print(boxes, [6, 1, 2, 3, 4, 5]) == [[1, 2, 3, 4], [5, 6]]
 
 
+def test_letters_of_a_widely_spaced_label_are_not_stacked_onto_the_digits_below():
+    digits = [(150, 53, 55, 75), (220, 54, 81, 79)]  # large handwriting, 15 px under ...
+    label = [(190, 16, 17, 23), (227, 17, 15, 22), (262, 16, 16, 24)]  # ... a monospace word
+    boxes = boxes_of(*digits, *label)
+    fields = group_fields(boxes, [1, 2, 3, 4, 5])
+    assert sorted(sorted(f) for f in fields) == [[1, 2], [3, 4, 5]]
+
+
 def test_a_label_ending_in_brackets_is_split_off_by_its_letters_height():
     # "(R) [85]" then "80": the brackets stand 24 px, the letters 20, the handwriting 37-42.
     label = [(x, 10, 8, 20) for x in (0, 10, 20)] + [(30, 8, 5, 24), (60, 8, 5, 24)]
