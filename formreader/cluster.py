@@ -76,9 +76,18 @@ def connect(scheduler: str, workers: int) -> Iterator:
         # Dask's sampling profiler costs about 7 % of the workers' time on 2 cores.
         with dask.config.set({"distributed.worker.profile.enabled": False}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)
-        with cluster, Client(cluster) as client:
-            log.info("Dask dashboard: %s", client.dashboard_link)
-            yield client
+        # Ctrl-C reaches the local workers too; the client's event loop then logged their
+        # closed connections as a traceback ("Exception in callback"), which a user stopping
+        # a scan should not see (the scan reports the interruption itself).
+        callbacks = logging.getLogger("tornado.application")
+        level = callbacks.level
+        callbacks.setLevel(logging.CRITICAL)
+        try:
+            with cluster, Client(cluster) as client:
+                log.info("Dask dashboard: %s", client.dashboard_link)
+                yield client
+        finally:
+            callbacks.setLevel(level)
         return
     try:
         client = Client(scheduler, timeout=CONNECT_TIMEOUT)
