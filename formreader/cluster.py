@@ -76,9 +76,10 @@ def connect(scheduler: str, workers: int) -> Iterator:
         # Dask's sampling profiler costs about 7 % of the workers' time on 2 cores.
         with dask.config.set({"distributed.worker.profile.enabled": False}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)
-        # Ctrl-C reaches the local workers too; the client's event loop then logged their
-        # closed connections as a traceback ("Exception in callback"), which a user stopping
-        # a scan should not see (the scan reports the interruption itself).
+        # Ctrl-C reaches the local workers too, and Dask's shutdown then sometimes logs a
+        # traceback through tornado ("Exception in callback": its sync() cancelling a call
+        # the interrupt cut short), which a user stopping a scan should not see (the scan
+        # reports the interruption itself).
         callbacks = logging.getLogger("tornado.application")
         level = callbacks.level
         callbacks.setLevel(logging.CRITICAL)
