@@ -861,12 +861,12 @@ def _beside(atoms: list, edge: int, height: float, side: int) -> list:
         return (atom.x0, atom.x1) if side > 0 else (-atom.x1, -atom.x0)
 
     edge *= side
-    run, reached, start = [], edge, edge
+    run, reached = [], edge
     for atom in sorted(atoms, key=lambda a: span(a)[0]):
         near, far = span(atom)
         if near < edge:
             continue
-        start = start if run else near
+        start = span(run[0])[0] if run else near
         # One digit wide from the run's own start, not from the edge; a component the cuts
         # parted (a continental 1 drawn as one long slant) is one piece however wide.
         wide = bool(run) and far - start > height and atom.component != run[-1].component
