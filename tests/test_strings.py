@@ -417,6 +417,14 @@ def test_a_strip_with_wide_margins_is_read_as_a_strip(mnist_test):
         assert readings[0].doubt.startswith("readers disagree: digits 4064")
 
 
+def string_crop_components(atoms, chosen):
+    """Components of the atoms the string model's crop takes, in a field 30 px tall whose
+    atoms the gate finds little digit-like alone, beside the ``chosen`` digits."""
+    fld = Field(atoms=atoms, height=30.0)
+    probs = {(i, i + 1): (None, 0.1) for i in range(len(atoms))}
+    return sorted(a.component for a in _string_field(fld, probs, chosen).atoms)
+
+
 def test_the_string_model_reads_digit_tall_ink_right_beside_the_chosen_digits():
     atoms = [
         Atom(1, 0, 20, 0, 30, 300),  # far left, tall: another number
@@ -425,10 +433,7 @@ def test_the_string_model_reads_digit_tall_ink_right_beside_the_chosen_digits():
         Atom(4, 104, 124, 0, 30, 300),
         Atom(5, 130, 140, 20, 28, 40),  # just right, small: print or a speck
     ]
-    fld = Field(atoms=atoms, height=30.0)
-    probs = {(i, i + 1): (None, 0.1) for i in range(5)}
-    kept = _string_field(fld, probs, atoms[2:4])
-    assert sorted(a.component for a in kept.atoms) == [2, 3, 4]
+    assert string_crop_components(atoms, atoms[2:4]) == [2, 3, 4]
 
 
 def test_the_string_model_reads_a_dotted_digit_right_beside_the_chosen_digits():
@@ -440,10 +445,7 @@ def test_the_string_model_reads_a_dotted_digit_right_beside_the_chosen_digits():
         Atom(5, 51, 57, 21, 29, 30),  # ... together as tall as the digits
         Atom(6, 100, 106, 21, 29, 30),  # further on: a speck
     ]
-    fld = Field(atoms=atoms, height=30.0)
-    probs = {(i, i + 1): (None, 0.1) for i in range(6)}
-    kept = _string_field(fld, probs, atoms[:2])
-    assert sorted(a.component for a in kept.atoms) == [1, 2, 3, 4, 5]
+    assert string_crop_components(atoms, atoms[:2]) == [1, 2, 3, 4, 5]
 
 
 def test_a_broken_digit_a_gap_away_is_one_digit_wide_from_its_own_start():
@@ -455,10 +457,7 @@ def test_a_broken_digit_a_gap_away_is_one_digit_wide_from_its_own_start():
         Atom(5, 14, 22, 5, 30, 100),  # its stem: 28 px from the foot's far end,
         Atom(6, 4, 12, 0, 30, 90),  # ... and a wall remnant, which would make it too wide
     ]
-    fld = Field(atoms=atoms, height=30.0)
-    probs = {(i, i + 1): (None, 0.1) for i in range(6)}
-    kept = _string_field(fld, probs, atoms[:2])
-    assert sorted(a.component for a in kept.atoms) == [1, 2, 3, 4, 5]
+    assert string_crop_components(atoms, atoms[:2]) == [1, 2, 3, 4, 5]
 
 
 def test_a_one_drawn_as_a_long_slant_beside_the_digits_is_one_digit_however_wide():
@@ -469,10 +468,7 @@ def test_a_one_drawn_as_a_long_slant_beside_the_digits_is_one_digit_however_wide
         Atom(7, 62, 76, 12, 24, 40),  # rising to the right, 45 px wide, that the cuts parted
         Atom(7, 76, 95, 0, 14, 40),
     ]
-    fld = Field(atoms=atoms, height=30.0)
-    probs = {(i, i + 1): (None, 0.1) for i in range(5)}
-    kept = _string_field(fld, probs, atoms[:2])
-    assert sorted(a.component for a in kept.atoms) == [1, 2, 7, 7, 7]
+    assert string_crop_components(atoms, atoms[:2]) == [1, 2, 7, 7, 7]
 
 
 def test_digits_far_apart_in_one_field_are_flagged_as_maybe_two_numbers():
