@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 
 import click
 
@@ -17,9 +18,34 @@ log = logging.getLogger("formreader")
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def _interrupt(signum, frame):
-    """SIGTERM stops a batch like Ctrl-C: the output keeps the files finished."""
-    raise KeyboardInterrupt
+@contextlib.contextmanager
+def _stop_requests():
+    """Within: Ctrl-C (SIGINT) or SIGTERM sets the event yielded, for the batch to stop after
+    the file in hand; a second one raises ``KeyboardInterrupt`` at once.
+
+    A ``KeyboardInterrupt`` raised wherever Python happens to be is lost when that is a
+    destructor (a Dask future's: "Exception ignored in"), and the batch would run on.
+    SIGINT ignored when the scan started (a background job) stays ignored.
+    """
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():  # signals go to the main one
+        yield stop
+        return
+
+    def request(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    signals = [signal.SIGTERM]
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signals.append(signal.SIGINT)
+    previous = {signum: signal.signal(signum, request) for signum in signals}
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _fail(exc: FormreaderError):
@@ -234,12 +260,11 @@ def scan(inputs, out, fmt, resume, layout, quiet, **options):
         failed = fields = flagged = finished = 0
         crops: list[list] = []
         progress = tqdm(total=len(todo), unit="file", disable=quiet or not sys.stderr.isatty())
-        signal.signal(signal.SIGTERM, _interrupt)
         interrupted = False
-        with atomic_text(out) as stream, contextlib.closing(batch):
+        with _stop_requests() as stop, atomic_text(out) as stream, contextlib.closing(batch):
             names = options["template"].names if options["template"] else None
             writer = RecordWriter(stream, fmt, layout, names)
-            writer.write(kept)  # Ctrl-C before the loop: the old output stays as it was
+            writer.write(kept)  # the files an earlier run finished (--resume)
             try:
                 for records in batch:
                     writer.write(records)
@@ -252,6 +277,9 @@ def scan(inputs, out, fmt, resume, layout, quiet, **options):
                     flagged += sum(r.status == "review" for r in records)
                     finished += 1
                     progress.update(1)
+                    if stop.is_set():
+                        interrupted = True
+                        break
             except KeyboardInterrupt:
                 interrupted = True
     progress.close()

@@ -15,6 +15,7 @@ import contextlib
 import ctypes
 import itertools
 import logging
+import signal
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -64,6 +65,23 @@ def _keep_freed_memory() -> None:
 
 
 @contextlib.contextmanager
+def _ctrl_c_ignored() -> Iterator:
+    """SIGINT ignored within, so that the processes started here inherit it ignored.
+
+    A terminal's Ctrl-C reaches the whole process group: local workers that died of it would
+    leave the scan waiting for their tasks, and print their tracebacks. The scan alone stops.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
 def connect(scheduler: str, workers: int) -> Iterator:
     """A Dask client for ``scheduler`` (``tcp://host:8786``), or for a new ``LocalCluster`` of
     ``workers`` single-threaded processes when it is ``"local"``; closed on exit."""
@@ -74,9 +92,9 @@ def connect(scheduler: str, workers: int) -> Iterator:
         raise ClusterError(f"--scheduler needs Dask: {exc}") from None
     if scheduler == "local":
         # Dask's sampling profiler costs about 7 % of the workers' time on 2 cores.
-        with dask.config.set({"distributed.worker.profile.enabled": False}):
+        with dask.config.set({"distributed.worker.profile.enabled": False}), _ctrl_c_ignored():
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)
-        # Ctrl-C reaches the local workers too, and Dask's shutdown then sometimes logs a
+        # A second Ctrl-C stops the scan at once, and Dask's shutdown then sometimes logs a
         # traceback through tornado ("Exception in callback": its sync() cancelling a call
         # the interrupt cut short), which a user stopping a scan should not see (the scan
         # reports the interruption itself).

@@ -113,9 +113,17 @@ def test_output_gets_normal_file_permissions(folder, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "parallel", [["--workers", "2"], ["--scheduler", "local", "--workers", "2"]]
+    ("parallel", "whole_group"),
+    [
+        (["--workers", "2"], False),
+        (["--scheduler", "local", "--workers", "2"], False),
+        # A terminal's Ctrl-C reaches the local Dask workers too: they must not die of it.
+        (["--scheduler", "local", "--workers", "2"], True),
+    ],
 )
-def test_ctrl_c_leaves_a_valid_partial_output_and_resume_completes_it(pool, tmp_path, parallel):
+def test_ctrl_c_leaves_a_valid_partial_output_and_resume_completes_it(
+    pool, tmp_path, parallel, whole_group
+):
     folder = tmp_path / "many"
     folder.mkdir()
     # Enough files that the scan is still running when the third row is seen, even when other
@@ -133,6 +141,7 @@ def test_ctrl_c_leaves_a_valid_partial_output_and_resume_completes_it(pool, tmp_
         text=True,
         cwd=tmp_path,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        start_new_session=whole_group,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait until a few files are written to the temp file
@@ -140,7 +149,10 @@ def test_ctrl_c_leaves_a_valid_partial_output_and_resume_completes_it(pool, tmp_
         if temps and temps[0].read_text().count("\n") >= 4:
             break
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    if whole_group:
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and "--resume" in stderr
