@@ -161,24 +161,29 @@ class DigitClassifier:
         return self._gate(crops)[:, 1]
 
 
-def ctc_decode(steps: np.ndarray) -> tuple[str, list[float]]:
+def ctc_decode(steps: np.ndarray) -> tuple[str, np.ndarray]:
     """Greedy CTC decoding of one string's per-step probabilities ``(steps, 11)``.
 
-    Returns the digits and, per digit, its highest probability over the steps that voted
-    for it.
+    Returns the digits and, per digit, the ten digit classes' probabilities at the step most
+    sure of it, ``(digits, 10)``: its confidence and what else it might be.
     """
     best = steps.argmax(axis=1)
-    text, confidences = [], []
+    text, surest = [], []
     previous = BLANK
     for step, label in enumerate(best):
         if label != BLANK:
             if label != previous:
                 text.append(str(label))
-                confidences.append(float(steps[step, label]))
-            else:
-                confidences[-1] = max(confidences[-1], float(steps[step, label]))
+                surest.append(step)
+            elif steps[step, label] > steps[surest[-1], label]:
+                surest[-1] = step
         previous = label
-    return "".join(text), confidences
+    return "".join(text), steps[surest, :BLANK].astype(np.float32).reshape(-1, BLANK)
+
+
+def confidences(text: str, probabilities: np.ndarray) -> list[float]:
+    """Each digit's probability of being the digit read (rows of :func:`ctc_decode`)."""
+    return [float(row[int(digit)]) for digit, row in zip(text, probabilities, strict=True)]
 
 
 class StringReader:
@@ -201,9 +206,9 @@ class StringReader:
         if self._model.image_shape != (STRIP_HEIGHT, STRIP_WIDTH):
             raise ModelError(f"{path} does not take {STRIP_HEIGHT}x{STRIP_WIDTH} strips")
 
-    def read(self, strips: np.ndarray, vote: bool = True) -> list[tuple[str, list[float]]]:
-        """Digits and per-digit confidences of each normalised strip: the text most of its
-        :func:`views` read (``vote``), or its one reading as it is."""
+    def read(self, strips: np.ndarray, vote: bool = True) -> list[tuple[str, np.ndarray]]:
+        """Digits and per-digit class probabilities (:func:`ctc_decode`) of each normalised
+        strip: the text most of its :func:`views` read (``vote``), or its one reading."""
         strips = np.asarray(strips, dtype=np.float32)
         if strips.ndim != 3 or strips.shape[1:] != (STRIP_HEIGHT, STRIP_WIDTH):
             raise ValueError(f"expected strips of shape (n, 32, 256), got {strips.shape}")
@@ -237,14 +242,14 @@ def views(strips: np.ndarray) -> np.ndarray:
     return out.reshape(-1, STRIP_HEIGHT, STRIP_WIDTH)
 
 
-def _vote(readings: list[tuple[str, list[float]]]) -> tuple[str, list[float]]:
+def _vote(readings: list[tuple[str, np.ndarray]]) -> tuple[str, np.ndarray]:
     """The text most readings agree on (a tie: the one whose readings are surer), each digit's
-    confidence the mean over the readings of that text."""
+    class probabilities the mean over the readings of that text."""
 
     def support(text: str) -> tuple[int, float]:
-        agree = [min(conf, default=0.0) for t, conf in readings if t == text]
+        agree = [min(confidences(t, rows), default=0.0) for t, rows in readings if t == text]
         return len(agree), float(np.mean(agree))
 
     best = max(dict.fromkeys(text for text, _ in readings), key=support)
-    agree = np.array([conf for text, conf in readings if text == best], dtype=np.float64)
-    return best, [float(c) for c in agree.mean(axis=0)]
+    agree = [rows for text, rows in readings if text == best]
+    return best, np.mean(agree, axis=0, dtype=np.float64)

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from formreader import preprocess, segment
+from formreader import classify, preprocess, segment
 from formreader.exceptions import BlankImageError, FormreaderError
 from formreader.io import iter_pages
 from formreader.normalize import normalize_digit, normalize_strip
@@ -86,6 +86,9 @@ RECOUNT_MANY, RECOUNT_MANY_CONFIDENCE = 2, 0.95
 #: When they find as many, the string model wins unless the digit path is this much surer of
 #: the digits where they differ (on the scan bench the string model is right more often).
 STRING_EDGE = 0.1
+#: Weight of the digit path's log odds against the string model's when the two read a digit
+#: differently (0.5: on 439 fields read differently, 11 more right than STRING_EDGE's rule).
+DIGIT_PATH_WEIGHT = 0.5
 #: The string model reads a field with this much of the page around it (share of its height).
 STRING_MARGIN = 0.5
 #: Ink next to the chosen digits (at most this many field heights away) that the digit
@@ -142,6 +145,9 @@ class FieldReading:
     other: FieldReading | None = field(default=None, repr=False)
     #: The normalised strip the string model read (``None``: it did not read this field).
     strip: np.ndarray | None = field(default=None, repr=False)
+    #: Each digit's ten class probabilities, ``(digits, 10)``, as its reader gave them
+    #: (``None``: not known): they weigh a digit the two readers read differently.
+    probabilities: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def confidence(self) -> float:
@@ -346,6 +352,20 @@ def _recounted(string: FieldReading, digits: FieldReading) -> FieldReading:
     return replace(string, text="".join(text), digit_confidences=confidences)
 
 
+def _string_wins(digits: FieldReading, string: FieldReading, k: int) -> bool:
+    """Whether digit ``k``, read differently by the two readers, is the string model's.
+
+    With both readers' class probabilities, the digit both find likelier, the digit path's
+    odds counting :data:`DIGIT_PATH_WEIGHT` (it is sure of its cuts' wrong digits more often);
+    otherwise the string model's unless the digit path is :data:`STRING_EDGE` surer.
+    """
+    a, b = int(digits.text[k]), int(string.text[k])
+    if digits.probabilities is None or string.probabilities is None:
+        return string.digit_confidences[k] > digits.digit_confidences[k] - STRING_EDGE
+    odds = np.log(np.maximum([digits.probabilities[k], string.probabilities[k]], 1e-6))
+    return DIGIT_PATH_WEIGHT * (odds[0, b] - odds[0, a]) + odds[1, b] - odds[1, a] >= 0
+
+
 def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
     """One field read by both readers: agreement stands, disagreement goes to review.
 
@@ -368,13 +388,15 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
     if len(string.text) == len(digits.text):
         # As many digits: each digit where they differ goes to the surer reader.
         picks = [
-            (b, q) if b != a and q > p - STRING_EDGE else (a, p)
-            for a, b, p, q in zip(
-                digits.text,
-                string.text,
-                digits.digit_confidences,
-                string.digit_confidences,
-                strict=True,
+            (b, q) if b != a and _string_wins(digits, string, k) else (a, p)
+            for k, (a, b, p, q) in enumerate(
+                zip(
+                    digits.text,
+                    string.text,
+                    digits.digit_confidences,
+                    string.digit_confidences,
+                    strict=True,
+                )
             )
         ]
         text = "".join(digit for digit, _ in picks)
@@ -499,6 +521,7 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
             text="".join(str(int(p.argmax())) for p in digits),
             digit_confidences=[round(float(p.max()), 4) for p in digits],
             box=_field_box(atoms, fld, page, image.shape),
+            probabilities=np.array(digits),
             pieces=[
                 DigitPiece(
                     box=_field_box(fld.atoms[s:e], fld, page, image.shape),
@@ -609,10 +632,10 @@ def _read_strip(readers: Readers, page, found: list, ink, shape) -> FieldReading
     box = _union(ink) if ink else (0, 0, width, height)
     try:
         strip = normalize_strip(preprocess.without_walls(page), ink_is_dark=True)
-        text, confidences = readers.strings.read(strip[np.newaxis])[0]
+        text, probabilities = readers.strings.read(strip[np.newaxis])[0]
     except BlankImageError:
-        strip, text, confidences = None, "", []
-    string = FieldReading(text, [round(c, 4) for c in confidences], box, strip=strip)
+        strip, text, probabilities = None, "", None
+    string = _string_reading(text, probabilities, box, strip)
     if not found:
         # A strip is there to be read: however unsure, its reading is reported, flagged.
         return replace(string, doubt="read by the string model only") if text else None
@@ -644,12 +667,14 @@ def _concatenate(readings: list[FieldReading], box) -> FieldReading:
     that they may be, or were joined as, parts of one number: they now are."""
     parts = (d for r in readings for d in r.doubt.split("; "))
     doubts = dict.fromkeys(d for d in parts if d not in ("", SPLIT_DOUBT, JOINED_DOUBT))
+    known = all(r.probabilities is not None for r in readings)
     return FieldReading(
         text="".join(r.text for r in readings),
         digit_confidences=[c for r in readings for c in r.digit_confidences],
         box=box,
         doubt="; ".join(doubts),
         pieces=[p for r in readings for p in r.pieces],
+        probabilities=np.concatenate([r.probabilities for r in readings]) if known else None,
     )
 
 
@@ -901,11 +926,19 @@ def _read_strings(strings, page, labels_img, fields, shape) -> list[FieldReading
         index.append(i)
     results: list[FieldReading | None] = [None] * len(fields)
     read = strings.read(np.stack(crops)) if crops else []
-    for i, strip, (text, confidences) in zip(index, crops, read, strict=True):
+    for i, strip, (text, probabilities) in zip(index, crops, read, strict=True):
         fld = fields[i]
         box = _field_box(fld.atoms, fld, page, shape)
-        results[i] = FieldReading(text, [round(c, 4) for c in confidences], box, strip=strip)
+        results[i] = _string_reading(text, probabilities, box, strip)
     return results
+
+
+def _string_reading(text: str, probabilities, box, strip) -> FieldReading:
+    """The string model's reading of ``strip`` (``probabilities``: ``None`` when blank)."""
+    if probabilities is None:
+        return FieldReading(text, [], box, strip=strip)
+    confidences = [round(c, 4) for c in classify.confidences(text, probabilities)]
+    return FieldReading(text, confidences, box, strip=strip, probabilities=probabilities)
 
 
 def read_image(image: np.ndarray, readers: Readers) -> FieldReading:

@@ -15,6 +15,7 @@ from formreader.classify import (
     DigitClassifier,
     StringReader,
     _vote,
+    confidences,
     ctc_decode,
     views,
 )
@@ -52,13 +53,17 @@ def steps_for(labels, high=0.9):
 def test_ctc_decode_collapses_repeats_and_drops_blanks():
     steps = steps_for([BLANK, 1, 1, BLANK, 1, 2, 2, BLANK, 0])
     steps[2, 1] = 0.95  # the second step of the first "1" is surer
-    text, confidences = ctc_decode(steps)
+    steps[5, 7] = 0.08  # the "2" might be a 7
+    text, probabilities = ctc_decode(steps)
     assert text == "1120"
-    np.testing.assert_allclose(confidences, [0.95, 0.9, 0.9, 0.9])
+    assert probabilities.shape == (4, 10)
+    np.testing.assert_allclose(confidences(text, probabilities), [0.95, 0.9, 0.9, 0.9])
+    assert probabilities[2, 7] == pytest.approx(0.08)  # the step most sure of the "2"
 
 
 def test_ctc_decode_of_all_blanks_is_empty():
-    assert ctc_decode(steps_for([BLANK] * 5)) == ("", [])
+    text, probabilities = ctc_decode(steps_for([BLANK] * 5))
+    assert text == "" and probabilities.shape == (0, 10)
 
 
 def test_views_move_the_strip_along_and_shrink_it():
@@ -79,14 +84,22 @@ def test_views_move_the_strip_along_and_shrink_it():
         assert np.flatnonzero(view.max(axis=0)).tolist() == list(range(shift, 256))
 
 
-def test_the_vote_keeps_the_text_most_views_read_with_their_mean_confidence():
-    readings = [("12", [0.9, 0.8]), ("17", [0.99, 0.99]), ("12", [0.7, 0.6]), ("17", [1, 0.3])]
-    readings.append(("12", [0.5, 1.0]))
-    text, confidences = _vote(readings)
+def read_as(text, sure):
+    """``text`` read with each digit's probability ``sure`` (the rest on the blank)."""
+    rows = np.zeros((len(text), 10))
+    rows[np.arange(len(text)), [int(d) for d in text]] = sure
+    return text, rows
+
+
+def test_the_vote_keeps_the_text_most_views_read_with_their_mean_probabilities():
+    readings = [read_as("12", [0.9, 0.8]), read_as("17", [0.99, 0.99]), read_as("12", [0.7, 0.6])]
+    readings += [read_as("17", [1, 0.3]), read_as("12", [0.5, 1.0])]
+    text, probabilities = _vote(readings)
     assert text == "12"
-    np.testing.assert_allclose(confidences, [0.7, 0.8])
-    assert _vote([("3", [0.6]), ("8", [0.9])]) == ("8", [0.9])  # a tie: the surer
-    assert _vote([("", []), ("", []), ("1", [0.4])]) == ("", [])
+    np.testing.assert_allclose(confidences(text, probabilities), [0.7, 0.8])
+    text, probabilities = _vote([read_as("3", [0.6]), read_as("8", [0.9])])
+    assert text == "8" and confidences(text, probabilities) == [0.9]  # a tie: the surer
+    assert _vote([read_as("", []), read_as("", []), read_as("1", [0.4])])[0] == ""
 
 
 def test_field_digitness_leaves_out_one_odd_digit_of_three_or_more():
@@ -152,6 +165,23 @@ def test_readers_that_disagree_give_the_surer_reading_and_a_doubt():
     assert joined.doubt == "readers disagree: digits 421 (0.50), string 47 (0.70)"
     empty = _join(FieldReading("", [], (0, 0, 1, 1)), string)
     assert empty.text == "47" and "digits - (0.00)" in empty.doubt
+
+
+def test_a_digit_read_differently_is_the_one_both_readers_find_likelier():
+    # The digit path is sure of an 8 and finds nothing of a 5 in it; the string model reads a
+    # 5 but gives the 8 a little chance (seed 2024 form 0 of the scan bench): the 8.
+    box = (0, 0, 1, 1)
+    eight, five = np.zeros((1, 10)), np.zeros((1, 10))
+    eight[0, [8, 4]] = 0.999, 0.001
+    five[0, [5, 8]] = 0.966, 0.0014
+    digits = FieldReading("8", [0.999], box, probabilities=eight)
+    string = FieldReading("5", [0.966], box, probabilities=five)
+    assert _join(digits, string).text == "8"
+    # By the confidences alone (no probabilities) the string model's 5: within STRING_EDGE.
+    assert _join(replace(digits, probabilities=None), string).text == "5"
+    # A string model as sure that it is no 8 as the digit path is that it is no 5: its 5.
+    five[0, 8] = 0.0
+    assert _join(digits, replace(string, probabilities=five)).text == "5"
 
 
 def test_readings_of_different_lengths_are_lined_up_and_merged_digit_by_digit():
@@ -243,7 +273,7 @@ class _HalfSure(StringReader):
     """Reads every field as "123" with 0.6 confidence per digit."""
 
     def read(self, strips):
-        return [("123", [0.6, 0.6, 0.6]) for _ in strips]
+        return [read_as("123", [0.6, 0.6, 0.6]) for _ in strips]
 
 
 def test_a_doubtful_string_reading_is_kept_only_when_its_field_is_alone(mnist_test):
@@ -374,11 +404,11 @@ class _FixedStrings:
     """A string model that reads every strip as ``text``."""
 
     def __init__(self, text, confidences):
-        self.text, self.confidences = text, confidences
+        self.reading = read_as(text, confidences)
 
     def read(self, strips):
         assert strips.shape[0] == 1  # the whole strip, once
-        return [(self.text, self.confidences)]
+        return [self.reading]
 
 
 def test_a_strip_is_read_whole_and_its_string_reading_stands():
