@@ -527,3 +527,23 @@ def test_parts_of_one_number_in_a_row_are_joined_but_not_across_a_table_wall():
     unsure = replace(left, doubt="readers disagree: digits 91 (0.90), string 97 (0.60)")
     doubts = join_split_fields(zip([unsure, right], boxes[:2], strict=True))[0].doubt
     assert doubts == f"{unsure.doubt}; {JOINED_DOUBT}"  # both reasons to look
+
+
+def test_an_upright_stroke_the_string_model_sees_no_writing_in_is_no_1(mnist_test):
+    # A comb's tooth or a paper's edge left over from the line removal: the digit path reads
+    # a 1 in it, the string model nothing. A written 1 alone in its row stays.
+    images, labels = mnist_test
+    field = ink_on_paper(list(images[:4]), height=60, gap=8)
+    readers = Readers(DigitClassifier(), StringReader(), "both")
+    one = ink_on_paper([images[np.flatnonzero(labels == 1)[0]]], height=60, gap=8)
+    for stroke, expected in ((None, ["7210"]), (one, ["7210", "1"])):
+        page = np.full((field.shape[0] + 400, field.shape[1] + 300), 255, np.uint8)
+        page[: field.shape[0], 20 : 20 + field.shape[1]] = field
+        if stroke is None:
+            page[field.shape[0] + 200 :][:50, 200:205] = 40  # 5 px wide, 50 tall
+        else:
+            page[field.shape[0] + 150 :][: one.shape[0], 150 : 150 + one.shape[1]] = one
+        assert [r.text for r in read_page(page, readers)] == expected
+    alone = np.full((120, 60), 255, np.uint8)
+    alone[30:90, 28:33] = 40  # the same stroke alone in its image: a 1
+    assert [r.text for r in read_page(alone, readers)] == ["1"]
