@@ -328,8 +328,8 @@ def _align(a: str, b: str) -> list[tuple[int | None, int | None]]:
 def _recounted(string: FieldReading, digits: FieldReading) -> FieldReading:
     """The string reading, of its own number of digits, with the digit path's help where the
     two line up (:func:`_align`): a digit read differently between two read alike is the digit
-    path's when it is :data:`STRING_EDGE` surer; when the string model found more digits, a
-    digit both read alike takes the higher confidence (the digit path vouches for it)."""
+    path's unless :func:`_string_wins`; when the string model found more digits, a digit both
+    read alike takes the higher confidence (the digit path vouches for it)."""
     text, confidences = list(string.text), list(string.digit_confidences)
     pairs = _align(string.text, digits.text)
 
@@ -347,22 +347,23 @@ def _recounted(string: FieldReading, digits: FieldReading) -> FieldReading:
         if digit == text[i]:
             if vouch:
                 confidences[i] = max(confidences[i], p)
-        elif p >= confidences[i] + STRING_EDGE and alike(k - 1) and alike(k + 1):
+        elif not _string_wins(digits, string, j, i) and alike(k - 1) and alike(k + 1):
             text[i], confidences[i] = digit, p
     return replace(string, text="".join(text), digit_confidences=confidences)
 
 
-def _string_wins(digits: FieldReading, string: FieldReading, k: int) -> bool:
-    """Whether digit ``k``, read differently by the two readers, is the string model's.
+def _string_wins(digits: FieldReading, string: FieldReading, j: int, i: int) -> bool:
+    """Whether a digit the two readers read differently (the digit path's ``j``-th, the string
+    model's ``i``-th) is the string model's.
 
     With both readers' class probabilities, the digit both find likelier, the digit path's
     odds counting :data:`DIGIT_PATH_WEIGHT` (it is sure of its cuts' wrong digits more often);
     otherwise the string model's unless the digit path is :data:`STRING_EDGE` surer.
     """
-    a, b = int(digits.text[k]), int(string.text[k])
+    a, b = int(digits.text[j]), int(string.text[i])
     if digits.probabilities is None or string.probabilities is None:
-        return string.digit_confidences[k] > digits.digit_confidences[k] - STRING_EDGE
-    odds = np.log(np.maximum([digits.probabilities[k], string.probabilities[k]], 1e-6))
+        return string.digit_confidences[i] > digits.digit_confidences[j] - STRING_EDGE
+    odds = np.log(np.maximum([digits.probabilities[j], string.probabilities[i]], 1e-6))
     return DIGIT_PATH_WEIGHT * (odds[0, b] - odds[0, a]) + odds[1, b] - odds[1, a] >= 0
 
 
@@ -388,7 +389,7 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
     if len(string.text) == len(digits.text):
         # As many digits: each digit where they differ goes to the surer reader.
         picks = [
-            (b, q) if b != a and _string_wins(digits, string, k) else (a, p)
+            (b, q) if b != a and _string_wins(digits, string, k, k) else (a, p)
             for k, (a, b, p, q) in enumerate(
                 zip(
                     digits.text,

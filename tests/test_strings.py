@@ -26,6 +26,7 @@ from formreader.pipeline import (
     _align,
     _join,
     _read_strip,
+    _recounted,
     _string_field,
     field_digitness,
     flag_split_fields,
@@ -182,6 +183,18 @@ def test_a_digit_read_differently_is_the_one_both_readers_find_likelier():
     # A string model as sure that it is no 8 as the digit path is that it is no 5: its 5.
     five[0, 8] = 0.0
     assert _join(digits, replace(string, probabilities=five)).text == "5"
+    # Readings of different lengths, lined up: the same at a digit read differently between
+    # two read alike (7 / 9 below).
+    string = FieldReading(
+        "50731", [1.0, 1.0, 0.9, 1.0, 0.8], box, probabilities=np.eye(10)[[5, 0, 7, 3, 1]]
+    )
+    string.probabilities[2, [7, 9]] = 0.9, 0.05
+    digits = FieldReading(
+        "5093", [1.0, 1.0, 0.95, 1.0], box, probabilities=np.eye(10)[[5, 0, 9, 3]]
+    )
+    digits.probabilities[2, 9] = 0.95
+    assert _recounted(string, digits).text == "50931"
+    assert _recounted(string, replace(digits, probabilities=None)).text == "50731"  # not 0.1 surer
 
 
 def test_readings_of_different_lengths_are_lined_up_and_merged_digit_by_digit():
