@@ -597,10 +597,10 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     for (order, _, digits), string in zip(found, strings[: len(found)], strict=True):
         if string is None:
             readings.append((order, digits))
-        elif not string.text and not digits.text.strip("1") and len(fields) > 1:
-            # Upright strokes alone in which the string model sees no writing, on a page with
-            # more to read: a rule's tooth, a paper's edge, not 1s. (A 1 alone in its image
-            # is there to be read.)
+        elif not string.text and len(fields) > 1:
+            # Ink in which the string model sees no writing at all, on a page with more to
+            # read: a comb's tooth or a paper's edge read as 1s, a tick read as a 4. (A 1
+            # alone in its image is there to be read.)
             digit_like.pop(order, None)
         elif readers.reader == "both":
             readings.append((order, _join(digits, string)))
