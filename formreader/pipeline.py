@@ -83,8 +83,9 @@ RECOUNT_CONFIDENCE = 0.6
 #: ... but this sure when it finds this many digits more: a string model reading rules and
 #: stroke ends as extra 1s, not cuts that missed two digits.
 RECOUNT_MANY, RECOUNT_MANY_CONFIDENCE = 2, 0.95
-#: When they find as many, the string model wins unless the digit path is this much surer of
-#: the digits where they differ (on the scan bench the string model is right more often).
+#: A digit the readers read differently is the string model's unless the digit path is this
+#: much surer of it, when their class probabilities are not known (on the scan bench the
+#: string model is right more often).
 STRING_EDGE = 0.1
 #: Weight of the digit path's log odds against the string model's when the two read a digit
 #: differently (0.5: on 439 fields read differently, 11 more right than STRING_EDGE's rule).
@@ -371,8 +372,8 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
     """One field read by both readers: agreement stands, disagreement goes to review.
 
     When the readings agree each digit gets the higher of its two confidences. When they
-    found as many digits, each digit where they differ is the surer reader's (the string
-    model's unless the digit path is :data:`STRING_EDGE` surer). When they found different
+    found as many digits, each digit where they differ is the one both find likelier
+    (:func:`_string_wins`). When they found different
     numbers, the string reading helped by the digit path's (:func:`_recounted`) wins if it is
     fairly sure (very sure when it adds :data:`RECOUNT_MANY` digits or more among sure ones)
     or surer than the digit path's lowest digit. ``doubt`` names both readings.
@@ -387,7 +388,7 @@ def _join(digits: FieldReading, string: FieldReading) -> FieldReading:
         )
     recounted = string
     if len(string.text) == len(digits.text):
-        # As many digits: each digit where they differ goes to the surer reader.
+        # As many digits: each digit where they differ is the one both find likelier.
         picks = [
             (b, q) if b != a and _string_wins(digits, string, k, k) else (a, p)
             for k, (a, b, p, q) in enumerate(
