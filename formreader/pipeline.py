@@ -176,10 +176,8 @@ class Readers:
     @classmethod
     def load(cls, model_dir=None, reader: str = "both") -> Readers:
         """The models of ``model_dir`` (``None``: the bundled ones) for ``reader``."""
-        from formreader.classify import DigitClassifier, StringReader
-
-        strings = StringReader(model_dir) if reader != "digits" else None
-        return cls(DigitClassifier(model_dir), strings, reader)
+        strings = classify.StringReader(model_dir) if reader != "digits" else None
+        return cls(classify.DigitClassifier(model_dir), strings, reader)
 
 
 @dataclass
