@@ -355,11 +355,15 @@ def _string_wins(digits: FieldReading, string: FieldReading, j: int, i: int) -> 
     """Whether a digit the two readers read differently (the digit path's ``j``-th, the string
     model's ``i``-th) is the string model's.
 
-    With both readers' class probabilities, the digit both find likelier, the digit path's
-    odds counting :data:`DIGIT_PATH_WEIGHT` (it is sure of its cuts' wrong digits more often);
-    otherwise the string model's unless the digit path is :data:`STRING_EDGE` surer.
+    The digit path's 1 never overrules: it is what a digit's remnant reads as (a 7 whose bar
+    lay on a rule the line removal took, a stroke a cut parted from its digit). Else, with
+    both readers' class probabilities, the digit both find likelier, the digit path's odds
+    counting :data:`DIGIT_PATH_WEIGHT` (it is sure of its cuts' wrong digits more often);
+    without them the string model's unless the digit path is :data:`STRING_EDGE` surer.
     """
     a, b = int(digits.text[j]), int(string.text[i])
+    if a == 1:
+        return True
     if digits.probabilities is None or string.probabilities is None:
         return string.digit_confidences[i] > digits.digit_confidences[j] - STRING_EDGE
     odds = np.log(np.maximum([digits.probabilities[j], string.probabilities[i]], 1e-6))

@@ -183,6 +183,12 @@ def test_a_digit_read_differently_is_the_one_both_readers_find_likelier():
     # A string model as sure that it is no 8 as the digit path is that it is no 5: its 5.
     five[0, 8] = 0.0
     assert _join(digits, replace(string, probabilities=five)).text == "5"
+    # The digit path's 1 does not overrule (a 7 whose bar lay on a rule: seed 2027 single 17).
+    one, seven = np.zeros((1, 10)), np.zeros((1, 10))
+    one[0, [1, 7]] = 0.998, 0.002
+    seven[0, [7, 1]] = 0.945, 0.055
+    digits = FieldReading("1", [0.998], box, probabilities=one)
+    assert _join(digits, FieldReading("7", [0.945], box, probabilities=seven)).text == "7"
     # Readings of different lengths, lined up: the same at a digit read differently between
     # two read alike (7 / 9 below).
     string = FieldReading(
