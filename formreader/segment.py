@@ -24,6 +24,9 @@ MIN_RELATIVE_HEIGHT = 0.45
 FIELD_GAP = 1.3
 #: ... or this many when one ruled line runs under both sides and across the gap.
 UNDERLINED_GAP = 3.0
+#: Fields that overlap across and up and down by these shares of the smaller one's height,
+#: at most this many times as tall as one another, are one field (``_interleaved_joined``).
+INTERLEAVED, INTERLEAVED_UPRIGHT, INTERLEAVED_HEIGHTS = 0.5, 0.3, 2.0
 #: An item less tall and wide than these shares of its field's tallest so far (a speck, a
 #: sliver of a rule, a comma) joins the field but does not carry it on: the gap to the next
 #: is measured without it.
@@ -431,13 +434,7 @@ def group_fields(boxes: np.ndarray, labels: list[int], lines=None) -> list[list[
     stacked onto a digit inside it."""
     pieces = [tuple(int(v) for v in boxes[label][:4]) for label in labels]
     groups = _stacked_groups(pieces, lines)
-    items = []
-    for group in groups:
-        x0 = min(pieces[i][0] for i in group)
-        y0 = min(pieces[i][1] for i in group)
-        x1 = max(pieces[i][0] + pieces[i][2] for i in group)
-        y1 = max(pieces[i][1] + pieces[i][3] for i in group)
-        items.append((x0, y0, x1 - x0, y1 - y0))
+    items = [_bounds([pieces[i] for i in group]) for group in groups]
     fields: list[list[int]] = []
     for row in _rows(items):
         row.sort(key=lambda i: items[i][0])
@@ -472,7 +469,42 @@ def group_fields(boxes: np.ndarray, labels: list[int], lines=None) -> list[list[
             if x + w >= right:
                 right, right_height = x + w, h
         fields.append(current)
+    fields = _interleaved_joined(fields, items, lines)
     return [[labels[p] for i in f for p in groups[i]] for f in fields]
+
+
+def _bounds(items: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    """The box ``(x, y, w, h)`` around boxes."""
+    x0 = min(x for x, _, _, _ in items)
+    y0 = min(y for _, y, _, _ in items)
+    x1 = max(x + w for x, _, w, _ in items)
+    y1 = max(y + h for _, y, _, h in items)
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def _interleaved_joined(fields: list[list[int]], items, lines=None) -> list[list[int]]:
+    """Join fields (lists of indices into ``items``) that reach into one another, across by
+    :data:`INTERLEAVED` and up and down by :data:`INTERLEAVED_UPRIGHT` of the smaller one's
+    height, that are at most :data:`INTERLEAVED_HEIGHTS` times as tall as one another and
+    have no ruled line between them. The row bands parted them -- digits of one comb
+    written at different heights, some joining a label's row; a digit broken in two pieces
+    of like height -- and apart each would be read with the other's ink in its box. A
+    joined field takes its first part's place in reading order."""
+    boxes = [_bounds([items[i] for i in f]) for f in fields]
+    union = _Union(len(fields))
+    for a, b in itertools.combinations(range(len(fields)), 2):
+        (ax, ay, aw, ah), (bx, by, bw, bh) = boxes[a], boxes[b]
+        small, large = sorted((ah, bh))
+        across = min(ax + aw, bx + bw) - max(ax, bx)
+        upright = min(ay + ah, by + bh) - max(ay, by)
+        if (
+            large <= INTERLEAVED_HEIGHTS * small
+            and across >= INTERLEAVED * small
+            and upright >= INTERLEAVED_UPRIGHT * small
+            and not _ruled_between(lines, boxes[a], boxes[b])
+        ):
+            union.join(a, b)
+    return [[i for k in group for i in fields[k]] for group in union.groups()]
 
 
 def split_off_print(boxes: np.ndarray, group: list[int]) -> list[list[int]]:

@@ -252,6 +252,21 @@ def test_digits_whose_tops_reach_into_a_line_of_print_stay_one_row():
     assert [21, 22, 23] in [sorted(f) for f in fields]
 
 
+def test_digits_of_one_number_parted_into_two_rows_are_one_field_again():
+    # A label's row takes the comb's higher digits (A, C), the lower one (B) starts a row of
+    # its own: two fields reaching into one another (seed 13's form 13: '58404' and '4049').
+    letters = [(x, 10, 12, 20) for x in range(0, 100, 20)]
+    a, b, c = (200, 12, 25, 40), (230, 24, 25, 40), (260, 12, 25, 40)
+    boxes = boxes_of(*letters, a, b, c)
+    fields = group_fields(boxes, list(range(1, 9)))
+    assert sorted(sorted(f) for f in fields) == [[1, 2, 3, 4, 5], [6, 7, 8]]
+    # A ruled line between them keeps them apart: rows of a table.
+    lines = np.zeros((100, 300), np.uint8)
+    lines[38:40, 190:290] = 255
+    fields = group_fields(boxes, list(range(1, 9)), lines)
+    assert sorted(sorted(f) for f in fields) == [[1, 2, 3, 4, 5], [6, 8], [7]]
+
+
 def test_fields_on_two_underlines_are_on_separate_lines_but_not_in_one_comb():
     lines = np.zeros((200, 600), np.uint8)
     lines[100:102, 20:200] = 255  # an underline ...
