@@ -48,8 +48,16 @@ SHORT_MAX_HEIGHT = 1.5
 #: Fields less tall than this share of the page's typical field height are print or noise.
 MIN_RELATIVE_FIELD_HEIGHT = 0.6
 #: ... or this share when the gate finds at least this many digits this digit-like (and they
-#: are not all 1s).
+#: are not mostly 1s).
 SURE_RELATIVE_HEIGHT, SURE_DIGITS, SURE_DIGITNESS = 0.45, 3, 0.95
+#: Digits are print when at least this many times as many of their field's other atoms,
+#: and this many, stand this share as tall as them, each this share of that as wide, in a
+#: line that follows on from them with gaps under this share of their height
+#: (:func:`in_print_line`).
+PRINT_LINE_ATOMS, PRINT_LINE_MIN, PRINT_LINE_TALL, PRINT_LINE_WIDTH = 2, 2, 0.8, 0.2
+PRINT_LINE_GAP = 1.0
+#: A field whose box lies by this share of its area inside a larger field's box is dropped.
+NESTED = 0.8
 #: Cost of every digit read: cutting one digit in two must buy more than this in likelihood.
 DIGIT_COST = 1.0
 #: An atom this tall (share of the field's height) that the digit CNN reads surely costs as
@@ -109,6 +117,7 @@ SPLIT_GAP = 1.0
 DROPPED_DIGITNESS = 0.8
 SPLIT_DOUBT = "a field right beside it may be part of the same number"
 JOINED_DOUBT = "joined from two fields side by side: check it is one number"
+NESTED_DOUBT = "another field was found inside it: check it is one number"
 #: The only field of an image that spans this share of its width and height is the image.
 WHOLE_IMAGE_FIELD = 0.5
 #: An image at most this many pixels tall and this many times as wide is one strip of digits:
@@ -506,6 +515,9 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         first_digitness = np.mean(first_gate) if first_gate else 0.0
         if first_digitness >= DROPPED_DIGITNESS:
             digit_like[order] = fld
+        if chosen and in_print_line(fld, chosen):
+            digit_like.pop(order, None)
+            continue
         if chosen and skipped_ink(fld, chosen) > MAX_SKIPPED_INK:
             chosen = surest_run(fld, chosen, probs)
         digitness = field_digitness([probs[s][1] for s in chosen])
@@ -537,8 +549,9 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
             ],
         )
         sure = digitness >= MIN_FIELD_DIGITNESS
-        # A small field of 1s alone is print (I, l, a letter's stems), however sure the gate.
-        ones = not reading.text.strip("1")
+        # A small field of mostly 1s is print (I, l, a letter's stems: "6. PIN" read 611111),
+        # however sure the gate.
+        ones = 2 * reading.text.count("1") > len(reading.text)
         if digitness >= SURE_DIGITNESS and len(chosen) >= SURE_DIGITS and not ones:
             min_height = SURE_RELATIVE_HEIGHT
         else:
@@ -581,7 +594,7 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         ]
 
     if readers.reader == "digits":
-        return flag_split_fields([r for *_, r in found], beside(found))
+        return flag_split_fields(without_nested([r for *_, r in found]), beside(found))
     if whole_strip:
         ink = [_field_box(f.atoms, f, page, image.shape) for _, f, _ in doubtful]
         ink += [r.box for *_, r in found]
@@ -621,7 +634,7 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     readings.sort(key=lambda item: item[0])
     boxes = {order: fld.box for order, fld, _ in found} | {o: f.box for o, f, _ in doubtful}
     joined = join_split_fields([(r, boxes[order]) for order, r in readings], page.lines)
-    return flag_split_fields(joined, beside(readings))
+    return flag_split_fields(without_nested(joined), beside(readings))
 
 
 def is_strip(shape, ink_box=None) -> bool:
@@ -739,6 +752,27 @@ def _in_comb(lines, box) -> bool:
     x, y, w, h = box
     margin = max(2, w // 8)
     return segment.upright_rule(lines, x + margin, y, x + w - margin, y + h)
+
+
+def without_nested(readings: list[FieldReading]) -> list[FieldReading]:
+    """The readings but those whose box lies, by :data:`NESTED` of its area, inside a larger
+    field's box: ink that field's reading holds (a comb's tooth left between its digits).
+    The larger field is flagged (:data:`NESTED_DOUBT`): it may be two numbers."""
+
+    def inside(box, other) -> bool:
+        (x, y, w, h), (ox, oy, ow, oh) = box, other
+        across = min(x + w, ox + ow) - max(x, ox)
+        upright = min(y + h, oy + oh) - max(y, oy)
+        return ow * oh > w * h and max(0, across) * max(0, upright) >= NESTED * w * h
+
+    kept = []
+    for reading in readings:
+        holders = [other for other in readings if inside(reading.box, other.box)]
+        for holder in holders:
+            holder.doubt = holder.doubt or NESTED_DOUBT
+        if not holders:
+            kept.append(reading)
+    return kept
 
 
 def flag_split_fields(readings: list[FieldReading], dropped=()) -> list[FieldReading]:
@@ -864,6 +898,39 @@ def surest_run(fld: segment.Field, chosen: list[tuple[int, int]], probs: dict) -
     skipped = [a.y1 - a.y0 for i, a in enumerate(atoms) if i not in used]
     taller = np.median(digits) >= segment.RUN_OVER_LABEL * np.median(skipped)
     return run if taller else []
+
+
+def in_print_line(fld: segment.Field, chosen: list[tuple[int, int]]) -> bool:
+    """Whether the chosen digits are a few characters of a line of print (the year in a
+    title, the B of "Batch"): at least :data:`PRINT_LINE_ATOMS` times as many of the field's
+    other atoms, and :data:`PRINT_LINE_MIN`, stand :data:`PRINT_LINE_TALL` as tall as the
+    chosen digits, are no slivers (a comb's teeth) and follow on from them, each less than
+    :data:`PRINT_LINE_GAP` of their height from the last (letters and words of one line;
+    handwriting stands apart from its label). Beside handwriting, print is smaller."""
+    used = {i for start, end in chosen for i in range(start, end)}
+    digits = [
+        max(a.y1 for a in fld.atoms[start:end]) - min(a.y0 for a in fld.atoms[start:end])
+        for start, end in chosen
+    ]
+    height = float(np.median(digits))
+    tall, reach = PRINT_LINE_TALL * height, PRINT_LINE_GAP * height
+    span = [fld.atoms[i] for i in used]
+    x0, x1 = min(a.x0 for a in span), max(a.x1 for a in span)
+    line = []
+    for side in (+1, -1):  # right, then left: x counted away from the digits
+        edge = x1 if side > 0 else -x0
+        beyond = sorted(
+            ((a.x0, a.x1) if side > 0 else (-a.x1, -a.x0), k)
+            for k, a in enumerate(fld.atoms)
+            if k not in used and side * (a.x0 + a.x1) / 2 > edge
+        )
+        for (near, far), k in beyond:
+            if near - edge > reach:
+                break
+            line.append(fld.atoms[k])
+            edge = max(edge, far)
+    letters = [a for a in line if a.y1 - a.y0 >= tall and a.x1 - a.x0 >= PRINT_LINE_WIDTH * tall]
+    return len(letters) >= max(PRINT_LINE_MIN, PRINT_LINE_ATOMS * len(chosen))
 
 
 def _string_field(fld: segment.Field, probs: dict, chosen_atoms: list) -> segment.Field:

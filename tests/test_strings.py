@@ -21,6 +21,7 @@ from formreader.classify import (
 )
 from formreader.pipeline import (
     JOINED_DOUBT,
+    NESTED_DOUBT,
     FieldReading,
     Readers,
     _align,
@@ -30,6 +31,7 @@ from formreader.pipeline import (
     _string_field,
     field_digitness,
     flag_split_fields,
+    in_print_line,
     ink_extent,
     is_strip,
     join_split_fields,
@@ -40,6 +42,7 @@ from formreader.pipeline import (
     surest_run,
     swallowed_digit,
     wide_gap,
+    without_nested,
 )
 from formreader.segment import Atom, Field
 
@@ -335,6 +338,33 @@ def test_a_label_letter_a_gap_before_the_handwriting_is_not_part_of_its_run():
     fld = Field(atoms=atoms, height=30.0)
     probs = {(2, 3): (None, 0.8), (3, 4): (None, 0.99), (4, 6): (None, 0.97)}
     assert surest_run(fld, [(2, 3), (3, 4), (4, 6)], probs) == [(3, 4), (4, 6)]
+
+
+def test_digits_among_as_tall_letters_are_print():
+    # "2027 No" in a title: the digit path took the 7 alone, its neighbours are as tall.
+    title = [Atom(k, 20 * k, 20 * k + 14, 0, 30, 200) for k in range(6)]
+    fld = Field(atoms=title, height=30.0)
+    assert in_print_line(fld, [(3, 4)])
+    # Handwriting beside a label of smaller letters is not; nor a digit between two teeth.
+    label = [Atom(k, 20 * k, 20 * k + 14, 12, 30, 100) for k in range(5)]
+    beside = Field(atoms=[*label, Atom(5, 110, 135, 0, 30, 300)], height=30.0)
+    assert not in_print_line(beside, [(5, 6)])
+    # Nor a small digit a gap of over its height after capitals as tall ("ID  5").
+    capitals = [Atom(1, 0, 12, 0, 31, 200), Atom(2, 13, 27, 0, 31, 200)]
+    after_gap = Field(atoms=[*capitals, Atom(3, 67, 93, 0, 38, 300)], height=31.0)
+    assert not in_print_line(after_gap, [(2, 3)])
+    teeth = [Atom(1, 0, 3, 0, 32, 90), Atom(2, 10, 30, 2, 30, 300), Atom(3, 37, 40, 0, 32, 90)]
+    assert not in_print_line(Field(atoms=teeth, height=30.0), [(1, 2)])
+
+
+def test_a_field_inside_a_larger_fields_box_is_dropped():
+    comb = FieldReading("770369", [0.99] * 6, (320, 960, 275, 68))
+    tooth = FieldReading("1", [1.0], (466, 996, 6, 29))
+    beside = FieldReading("6", [0.99], (600, 960, 40, 60))  # overlaps it, not inside it
+    assert without_nested([comb, tooth, beside]) == [comb, beside]
+    assert comb.doubt == NESTED_DOUBT and not beside.doubt
+    twin = FieldReading("770369", [0.99] * 6, (320, 960, 275, 68))
+    assert without_nested([comb, twin]) == [comb, twin]
 
 
 class _GateDoubts(DigitClassifier):
