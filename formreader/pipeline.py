@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import math
@@ -56,6 +57,10 @@ SURE_RELATIVE_HEIGHT, SURE_DIGITS, SURE_DIGITNESS = 0.45, 3, 0.95
 #: (:func:`in_print_line`).
 PRINT_LINE_ATOMS, PRINT_LINE_MIN, PRINT_LINE_TALL, PRINT_LINE_WIDTH = 2, 2, 0.8, 0.2
 PRINT_LINE_GAP = 1.0
+#: A pen is coloured when its ink's channels let through shares of the light this far apart;
+#: a field in the sure fields' coloured pen (each channel within PEN_DISTANCE) stands from
+#: PEN_MIN_HEIGHT of the page's typical field height, whatever the gate's doubts.
+PEN_CHROMA, PEN_DISTANCE, PEN_MIN_HEIGHT = 0.15, 0.15, 0.35
 #: A field whose box lies by this share of its area inside a larger field's box is dropped.
 NESTED = 0.8
 #: Cost of every digit read: cutting one digit in two must buy more than this in likelihood.
@@ -515,7 +520,7 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         first_digitness = np.mean(first_gate) if first_gate else 0.0
         if first_digitness >= DROPPED_DIGITNESS:
             digit_like[order] = fld
-        if chosen and in_print_line(fld, chosen):
+        if chosen and not whole_strip and in_print_line(fld, chosen):
             digit_like.pop(order, None)
             continue
         if chosen and skipped_ink(fld, chosen) > MAX_SKIPPED_INK:
@@ -551,7 +556,7 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         sure = digitness >= MIN_FIELD_DIGITNESS
         # A small field of mostly 1s is print (I, l, a letter's stems: "6. PIN" read 611111),
         # however sure the gate.
-        ones = 2 * reading.text.count("1") > len(reading.text)
+        ones = mostly_ones(reading.text)
         if digitness >= SURE_DIGITNESS and len(chosen) >= SURE_DIGITS and not ones:
             min_height = SURE_RELATIVE_HEIGHT
         else:
@@ -581,8 +586,15 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         typical = float(np.median([f.height for _, f, _ in doubtful]))
     tall_enough = MIN_RELATIVE_FIELD_HEIGHT * typical
     # A field the gate doubts a little stands only when it is as tall as the handwriting; one
-    # it finds surely digit by digit may be smaller (digits written small in comb cells).
-    found = [(i, f, r) for i, f, r, _, (low, high) in found if low <= f.height / typical <= high]
+    # it finds surely digit by digit may be smaller (digits written small in comb cells); one
+    # written with the sure fields' coloured pen stands too (print is black or another colour).
+    pen = written_with(image, [item[2].box for item in found if item[3]])
+    found = [
+        (i, f, r)
+        for i, f, r, _, (low, high) in found
+        if low <= f.height / typical <= high
+        or (PEN_MIN_HEIGHT <= f.height / typical <= high and same_pen(image, r.box, pen))
+    ]
 
     def beside(reported) -> list[tuple[int, int, int, int]]:
         """Boxes of the digit-like fields not reported."""
@@ -602,10 +614,16 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         return [strip] if strip is not None else []
     # Fields the digit path doubts go to the string model on a page where it found nothing,
     # and elsewhere when its digits are sure but it could not cut them all.
+    # ... or when their ink is of the sure fields' coloured pen (comb teeth the gate doubts).
     doubtful = [
         (i, f, gate)
         for i, f, gate in doubtful
-        if f.height >= tall_enough and (not found or field_digitness(gate) >= MIN_FIELD_DIGITNESS)
+        if f.height >= tall_enough
+        and (
+            not found
+            or field_digitness(gate) >= MIN_FIELD_DIGITNESS
+            or same_pen(image, _field_box(f.atoms, f, page, image.shape), pen)
+        )
     ]
     fields = [f for _, f, _ in found] + [f for _, f, _ in doubtful]
     strings = _read_strings(readers.strings, page, labels_img, fields, image.shape)
@@ -629,7 +647,14 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     for (order, _, gate), string in zip(doubtful, strings[len(found) :], strict=True):
         least = 1 if not found else UNCUT_DIGITS
         keep_from = string_only_confidence(gate, sole)
-        if string is not None and len(string.text) >= least and string.confidence >= keep_from:
+        # Print's letters read as 1s among the digits of a heading ("Time Sheet 2018").
+        print_like = bool(found) and mostly_ones(string.text if string is not None else "")
+        if (
+            string is not None
+            and len(string.text) >= least
+            and string.confidence >= keep_from
+            and not print_like
+        ):
             readings.append((order, replace(string, doubt="read by the string model only")))
     readings.sort(key=lambda item: item[0])
     boxes = {order: fld.box for order, fld, _ in found} | {o: f.box for o, f, _ in doubtful}
@@ -900,11 +925,40 @@ def surest_run(fld: segment.Field, chosen: list[tuple[int, int]], probs: dict) -
     return run if taller else []
 
 
+def mostly_ones(text: str) -> bool:
+    """Whether more than half of ``text``'s digits are 1s: what print's I, l and stems read as."""
+    return 2 * text.count("1") > len(text)
+
+
+def written_with(image: np.ndarray, boxes: list) -> np.ndarray | None:
+    """The colour of the pen the fields in ``boxes`` were written with, when it is
+    coloured (:data:`PEN_CHROMA`; a blue ballpoint) and the image is in colour; else ``None``."""
+    colours = [c for c in (preprocess.ink_colour(image, box) for box in boxes) if c is not None]
+    if not colours:
+        return None
+    pen = np.median(colours, axis=0)
+    return pen if preprocess.chroma(pen) >= PEN_CHROMA else None
+
+
+def same_pen(image: np.ndarray, box, pen: np.ndarray | None) -> bool:
+    """Whether the ink in ``box`` is of the coloured ``pen``'s colour, within
+    :data:`PEN_DISTANCE` in each channel."""
+    if pen is None:
+        return False
+    colour = preprocess.ink_colour(image, box)
+    return (
+        colour is not None
+        and preprocess.chroma(colour) >= PEN_CHROMA
+        and float(np.abs(colour - pen).max()) <= PEN_DISTANCE
+    )
+
+
 def in_print_line(fld: segment.Field, chosen: list[tuple[int, int]]) -> bool:
     """Whether the chosen digits are a few characters of a line of print (the year in a
     title, the B of "Batch"): at least :data:`PRINT_LINE_ATOMS` times as many of the field's
     other atoms, and :data:`PRINT_LINE_MIN`, stand :data:`PRINT_LINE_TALL` as tall as the
-    chosen digits, are no slivers (a comb's teeth) and follow on from them, each less than
+    chosen digits, are whole components and no slivers (a comb's teeth; the pieces of touching
+    digits the cuts parted are handwriting) and follow on from them, each less than
     :data:`PRINT_LINE_GAP` of their height from the last (letters and words of one line;
     handwriting stands apart from its label). Beside handwriting, print is smaller."""
     used = {i for start, end in chosen for i in range(start, end)}
@@ -929,7 +983,14 @@ def in_print_line(fld: segment.Field, chosen: list[tuple[int, int]]) -> bool:
                 break
             line.append(fld.atoms[k])
             edge = max(edge, far)
-    letters = [a for a in line if a.y1 - a.y0 >= tall and a.x1 - a.x0 >= PRINT_LINE_WIDTH * tall]
+    pieces = collections.Counter(a.component for a in fld.atoms)
+    letters = [
+        a
+        for a in line
+        if a.y1 - a.y0 >= tall
+        and a.x1 - a.x0 >= PRINT_LINE_WIDTH * tall
+        and pieces[a.component] == 1  # not a piece of a cut component: touching digits
+    ]
     return len(letters) >= max(PRINT_LINE_MIN, PRINT_LINE_ATOMS * len(chosen))
 
 

@@ -77,6 +77,10 @@ TOOTH_SPACING = 1.2
 #: a closed box (the box's inner walls meet both rules). With 1.5, the teeth of a comb under
 #: another field's rule 1.2 of their heights above were read as 1s ('67' read '12711').
 BROKEN_WALL, FACING_REACH = 4, 1.0
+#: Ink pixels let through less than this share of the paper's light (``ink_colour``) ...
+INK_RATIO = 0.6
+#: ... and a box needs this many of them to have a colour.
+MIN_INK_PIXELS = 20
 #: A box's sides fill this share of its width or height (a one-digit box, an open cell) ...
 BOX_SIDE_FILL = 0.85
 #: ... and it is at least this tall and wide (px).
@@ -132,6 +136,30 @@ def to_gray(image: np.ndarray) -> np.ndarray:
         return image
     luma = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     return np.minimum(luma, image[:, :, 2])
+
+
+def ink_colour(image: np.ndarray, box) -> np.ndarray | None:
+    """The colour of the ink in ``box`` (``x, y, w, h``) of a BGR image: per channel (B, G,
+    R) the share of the paper's light it lets through (paper 1, judged around the box), the
+    median over the box's ink pixels (darker than :data:`INK_RATIO` of the paper). ``None``
+    for a gray image or a box with almost no ink."""
+    if image.ndim != 3:
+        return None
+    x, y, w, h = (max(0, int(v)) for v in box)
+    pad = max(2, h // 4)
+    around = image[max(0, y - pad) : y + h + pad, max(0, x - pad) : x + w + pad]
+    paper = np.percentile(around.reshape(-1, 3), 90, axis=0) + 1.0
+    ratio = image[y : y + h, x : x + w].reshape(-1, 3) / paper
+    ink = ratio[ratio.mean(axis=1) < INK_RATIO]
+    if len(ink) < MIN_INK_PIXELS:
+        return None
+    return np.median(ink, axis=0)
+
+
+def chroma(colour: np.ndarray) -> float:
+    """How coloured an :func:`ink_colour` is: its largest channel share less its smallest
+    (black and gray ink about 0, blue ballpoint 0.2-0.5)."""
+    return float(colour.max() - colour.min())
 
 
 def join_dots(image: np.ndarray) -> np.ndarray:

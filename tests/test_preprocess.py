@@ -9,12 +9,14 @@ from formreader.preprocess import (
     MAX_PAGE_SIDE,
     CleanPage,
     binarize,
+    chroma,
     clean_page,
     darker_than_lines,
     find_boxes,
     find_lines,
     find_paper,
     flatten_illumination,
+    ink_colour,
     join_dots,
     paper_corners,
     remove_lines,
@@ -411,3 +413,14 @@ def test_a_shaded_crop_is_flattened_around_its_stroke_not_by_its_shade():
     ink = binarize(flatten_illumination(crop))
     assert np.count_nonzero(ink[:, :150]) == 0 and np.count_nonzero(ink[:, 250:]) == 0
     assert np.count_nonzero(ink[100:200, 200:212]) == 100 * 12
+
+
+def test_ink_colour_is_the_share_of_the_papers_light_the_ink_lets_through():
+    page = np.full((40, 80, 3), (180, 220, 240), np.uint8)  # yellowish paper (BGR)
+    page[10:30, 5:10] = (90, 22, 12)  # blue ballpoint: half the blue, a tenth of the green ...
+    page[10:30, 50:55] = (36, 44, 48)  # black: a fifth of each
+    blue, black = ink_colour(page, (0, 5, 20, 30)), ink_colour(page, (45, 5, 20, 30))
+    assert np.allclose(blue, [0.5, 0.1, 0.05], atol=0.01) and chroma(blue) > 0.4
+    assert np.allclose(black, [0.2, 0.2, 0.2], atol=0.01) and chroma(black) < 0.01
+    assert ink_colour(page[:, :, 0], (0, 5, 20, 30)) is None  # a gray page has no colours
+    assert ink_colour(page, (20, 5, 20, 30)) is None  # no ink

@@ -36,13 +36,16 @@ from formreader.pipeline import (
     is_strip,
     join_split_fields,
     missed_digit_beside,
+    mostly_ones,
     read_page,
+    same_pen,
     skipped_ink,
     string_only_confidence,
     surest_run,
     swallowed_digit,
     wide_gap,
     without_nested,
+    written_with,
 )
 from formreader.segment import Atom, Field
 
@@ -353,6 +356,11 @@ def test_digits_among_as_tall_letters_are_print():
     capitals = [Atom(1, 0, 12, 0, 31, 200), Atom(2, 13, 27, 0, 31, 200)]
     after_gap = Field(atoms=[*capitals, Atom(3, 67, 93, 0, 38, 300)], height=31.0)
     assert not in_print_line(after_gap, [(2, 3)])
+    # Nor one beside touching digits the cuts parted: pieces of one component.
+    touching = [Atom(1, 20 * k, 20 * k + 20, 0, 30, 300) for k in range(4)]
+    assert not in_print_line(
+        Field(atoms=[*touching, Atom(2, 82, 100, 0, 30, 300)], height=30.0), [(4, 5)]
+    )
     teeth = [Atom(1, 0, 3, 0, 32, 90), Atom(2, 10, 30, 2, 30, 300), Atom(3, 37, 40, 0, 32, 90)]
     assert not in_print_line(Field(atoms=teeth, height=30.0), [(1, 2)])
 
@@ -596,3 +604,25 @@ def test_an_upright_stroke_the_string_model_sees_no_writing_in_is_no_1(mnist_tes
     alone = np.full((120, 60), 255, np.uint8)
     alone[30:90, 28:33] = 40  # the same stroke alone in its image: a 1
     assert [r.text for r in read_page(alone, readers)] == ["1"]
+
+
+def test_a_field_in_the_sure_fields_coloured_pen_is_known_by_its_colour():
+    page = np.full((60, 300, 3), (235, 240, 245), np.uint8)
+    for x in (10, 60, 110):  # blue ballpoint, a little varied
+        page[10:50, x : x + 6] = (150 + x // 10, 55, 25)
+    page[10:50, 160:166] = (30, 30, 30)  # black print
+    page[10:50, 210:216] = (40, 40, 170)  # red
+    pen = written_with(page, [(5, 5, 20, 50), (55, 5, 20, 50)])
+    assert pen is not None
+    assert same_pen(page, (105, 5, 20, 50), pen)
+    assert not same_pen(page, (155, 5, 20, 50), pen)
+    assert not same_pen(page, (205, 5, 20, 50), pen)
+    # Black handwriting gives no pen to go by; nor does a gray page.
+    assert written_with(page, [(155, 5, 20, 50)]) is None
+    assert written_with(page[:, :, 0], [(5, 5, 20, 50)]) is None
+
+
+def test_readings_of_mostly_ones_are_told_apart():
+    # What print's letters read as: "6. PIN" and a heading "Time Sheet 2018".
+    assert mostly_ones("611111") and mostly_ones("1111105110012018")
+    assert not mostly_ones("2018") and not mostly_ones("10") and not mostly_ones("")
