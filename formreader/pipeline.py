@@ -61,6 +61,8 @@ PRINT_LINE_GAP = 1.0
 #: a field in the sure fields' coloured pen (each channel within PEN_DISTANCE) stands from
 #: PEN_MIN_HEIGHT of the page's typical field height, whatever the gate's doubts.
 PEN_CHROMA, PEN_DISTANCE, PEN_MIN_HEIGHT = 0.15, 0.15, 0.35
+#: A field of mostly 1s this share of the image's shorter side from its edge is not read.
+BORDER = 0.01
 #: A field whose box lies by this share of its area inside a larger field's box is dropped.
 NESTED = 0.8
 #: Cost of every digit read: cutting one digit in two must buy more than this in likelihood.
@@ -606,7 +608,7 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         ]
 
     if readers.reader == "digits":
-        return flag_split_fields(without_nested([r for *_, r in found]), beside(found))
+        return flag_split_fields(reported([r for *_, r in found], image.shape), beside(found))
     if whole_strip:
         ink = [_field_box(f.atoms, f, page, image.shape) for _, f, _ in doubtful]
         ink += [r.box for *_, r in found]
@@ -659,7 +661,7 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     readings.sort(key=lambda item: item[0])
     boxes = {order: fld.box for order, fld, _ in found} | {o: f.box for o, f, _ in doubtful}
     joined = join_split_fields([(r, boxes[order]) for order, r in readings], page.lines)
-    return flag_split_fields(without_nested(joined), beside(readings))
+    return flag_split_fields(reported(joined, image.shape), beside(readings))
 
 
 def is_strip(shape, ink_box=None) -> bool:
@@ -923,6 +925,23 @@ def surest_run(fld: segment.Field, chosen: list[tuple[int, int]], probs: dict) -
     skipped = [a.y1 - a.y0 for i, a in enumerate(atoms) if i not in used]
     taller = np.median(digits) >= segment.RUN_OVER_LABEL * np.median(skipped)
     return run if taller else []
+
+
+def reported(readings: list[FieldReading], shape) -> list[FieldReading]:
+    """The readings to report: none inside another's box (:func:`without_nested`), no 1s at
+    the image's border (:func:`at_border`)."""
+    return [
+        r for r in without_nested(readings) if not (at_border(r.box, shape) and mostly_ones(r.text))
+    ]
+
+
+def at_border(box, shape) -> bool:
+    """Whether ``box`` lies within :data:`BORDER` of the image's shorter side from its edge:
+    where a 1 is the paper's edge, a scanner's shadow or the table beside a photographed
+    sheet."""
+    x, y, w, h = box
+    band = BORDER * min(shape[:2])
+    return min(x, y, shape[1] - (x + w), shape[0] - (y + h)) <= band
 
 
 def mostly_ones(text: str) -> bool:

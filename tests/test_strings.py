@@ -38,6 +38,7 @@ from formreader.pipeline import (
     missed_digit_beside,
     mostly_ones,
     read_page,
+    reported,
     same_pen,
     skipped_ink,
     string_only_confidence,
@@ -626,3 +627,11 @@ def test_readings_of_mostly_ones_are_told_apart():
     # What print's letters read as: "6. PIN" and a heading "Time Sheet 2018".
     assert mostly_ones("611111") and mostly_ones("1111105110012018")
     assert not mostly_ones("2018") and not mostly_ones("10") and not mostly_ones("")
+
+
+def test_ones_at_the_images_border_are_not_reported():
+    shape = (1000, 800)
+    edge = FieldReading("1", [1.0], (0, 314, 14, 99))  # the table beside a photographed sheet
+    digits = FieldReading("17", [1.0, 1.0], (790, 300, 9, 40))  # digits may touch it
+    inner = FieldReading("1", [1.0], (400, 300, 9, 40))
+    assert reported([edge, digits, inner], shape) == [digits, inner]
