@@ -928,11 +928,13 @@ def surest_run(fld: segment.Field, chosen: list[tuple[int, int]], probs: dict) -
 
 
 def reported(readings: list[FieldReading], shape) -> list[FieldReading]:
-    """The readings to report: none inside another's box (:func:`without_nested`), no 1s at
-    the image's border (:func:`at_border`)."""
-    return [
-        r for r in without_nested(readings) if not (at_border(r.box, shape) and mostly_ones(r.text))
-    ]
+    """The readings to report: none inside another's box (:func:`without_nested`) and, in an
+    image with more to read, no 1s at its border (:func:`at_border`; a 1 cropped tight is
+    there to be read)."""
+    kept = without_nested(readings)
+    if len(kept) > 1:
+        kept = [r for r in kept if not (at_border(r.box, shape) and mostly_ones(r.text))]
+    return kept
 
 
 def at_border(box, shape) -> bool:

@@ -635,3 +635,4 @@ def test_ones_at_the_images_border_are_not_reported():
     digits = FieldReading("17", [1.0, 1.0], (790, 300, 9, 40))  # digits may touch it
     inner = FieldReading("1", [1.0], (400, 300, 9, 40))
     assert reported([edge, digits, inner], shape) == [digits, inner]
+    assert reported([edge], shape) == [edge]  # a 1 cropped tight, alone in its image
