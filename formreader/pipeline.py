@@ -598,9 +598,9 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         or (PEN_MIN_HEIGHT <= f.height / typical <= high and same_pen(image, r.box, pen))
     ]
 
-    def beside(reported) -> list[tuple[int, int, int, int]]:
-        """Boxes of the digit-like fields not reported."""
-        kept = {order for order, *_ in reported}
+    def beside(shown) -> list[tuple[int, int, int, int]]:
+        """Boxes of the digit-like fields not among ``shown``."""
+        kept = {order for order, *_ in shown}
         return [
             _field_box(fld.atoms, fld, page, image.shape)
             for order, fld in digit_like.items()
