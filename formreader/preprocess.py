@@ -145,6 +145,7 @@ def ink_colour(image: np.ndarray, box) -> np.ndarray | None:
     for a gray image or a box with almost no ink."""
     if image.ndim != 3:
         return None
+    image = image[:, :, :3]  # BGR (of BGRA too)
     x, y, w, h = (max(0, int(v)) for v in box)
     pad = max(2, h // 4)
     around = image[max(0, y - pad) : y + h + pad, max(0, x - pad) : x + w + pad]
