@@ -26,7 +26,7 @@ FIELD_GAP = 1.3
 UNDERLINED_GAP = 3.0
 #: Fields that overlap across and up and down by these shares of the smaller one's height,
 #: at most this many times as tall as one another, are one field (``_interleaved_joined``).
-INTERLEAVED, INTERLEAVED_UPRIGHT, INTERLEAVED_HEIGHTS = 0.5, 0.3, 2.0
+INTERLEAVED, INTERLEAVED_UPRIGHT, INTERLEAVED_HEIGHTS = 0.5, 0.2, 2.0
 #: An item less tall and wide than these shares of its field's tallest so far (a speck, a
 #: sliver of a rule, a comma) joins the field but does not carry it on: the gap to the next
 #: is measured without it.

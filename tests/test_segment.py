@@ -267,6 +267,13 @@ def test_digits_of_one_number_parted_into_two_rows_are_one_field_again():
     assert sorted(sorted(f) for f in fields) == [[1, 2, 3, 4, 5], [6, 8], [7]]
 
 
+def test_a_digit_broken_into_two_pieces_of_like_height_is_one_field():
+    # Seed 7's form 8: a 3 in a box broken into its top and its bowl, 32 and 30 px tall, one
+    # over the other by 7 px: too alike to stack, in two rows, read as '2' and '2'.
+    boxes = boxes_of((451, 1190, 43, 32), (450, 1215, 57, 30))
+    assert [sorted(f) for f in group_fields(boxes, [1, 2])] == [[1, 2]]
+
+
 def test_fields_on_two_underlines_are_on_separate_lines_but_not_in_one_comb():
     lines = np.zeros((200, 600), np.uint8)
     lines[100:102, 20:200] = 255  # an underline ...
