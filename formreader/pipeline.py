@@ -678,7 +678,7 @@ def _read_strip(readers: Readers, page, found: list, ink, shape) -> FieldReading
     reading order (touching digits often fall apart into several fields or into none); its
     box holds all ``ink`` (boxes of every field found, kept or not)."""
     height, width = shape[:2]
-    box = _union(ink) if ink else (0, 0, width, height)
+    box = segment.box_around(ink) if ink else (0, 0, width, height)
     try:
         strip = normalize_strip(preprocess.without_walls(page), ink_is_dark=True)
         text, probabilities = readers.strings.read(strip[np.newaxis])[0]
@@ -727,15 +727,6 @@ def _concatenate(readings: list[FieldReading], box) -> FieldReading:
     )
 
 
-def _union(boxes) -> tuple[int, int, int, int]:
-    """The box around ``(x, y, w, h)`` boxes."""
-    x0 = min(b[0] for b in boxes)
-    y0 = min(b[1] for b in boxes)
-    x1 = max(b[0] + b[2] for b in boxes)
-    y1 = max(b[1] + b[3] for b in boxes)
-    return x0, y0, x1 - x0, y1 - y0
-
-
 def join_split_fields(items: list, lines=None) -> list[FieldReading]:
     """Join fields side by side in one row, less than :data:`SPLIT_GAP` heights apart, with
     no cell wall between them and not each on its own writing line, into one field read
@@ -746,9 +737,10 @@ def join_split_fields(items: list, lines=None) -> list[FieldReading]:
     pair = _split_pair(items, lines)
     while pair is not None:
         (left, on_page), (right, right_on_page) = items[pair[0]], items[pair[1]]
-        merged = _concatenate([left, right], _union([left.box, right.box]))
+        merged = _concatenate([left, right], segment.box_around([left.box, right.box]))
         doubt = "; ".join(d for d in (merged.doubt, JOINED_DOUBT) if d)
-        items[pair[0]] = (replace(merged, doubt=doubt), _union([on_page, right_on_page]))
+        on_page = segment.box_around([on_page, right_on_page])
+        items[pair[0]] = (replace(merged, doubt=doubt), on_page)
         del items[pair[1]]
         pair = _split_pair(items, lines)
     return [reading for reading, _ in items]
@@ -1106,7 +1098,7 @@ def read_image(image: np.ndarray, readers: Readers) -> FieldReading:
         raise BlankImageError("no handwritten digits found")
     if len(readings) == 1:
         return readings[0]
-    return _concatenate(readings, _union([r.box for r in readings]))
+    return _concatenate(readings, segment.box_around([r.box for r in readings]))
 
 
 def _page_id(name: str, page: int) -> str:

@@ -434,7 +434,7 @@ def group_fields(boxes: np.ndarray, labels: list[int], lines=None) -> list[list[
     stacked onto a digit inside it."""
     pieces = [tuple(int(v) for v in boxes[label][:4]) for label in labels]
     groups = _stacked_groups(pieces, lines)
-    items = [_bounds([pieces[i] for i in group]) for group in groups]
+    items = [box_around([pieces[i] for i in group]) for group in groups]
     fields: list[list[int]] = []
     for row in _rows(items):
         row.sort(key=lambda i: items[i][0])
@@ -473,12 +473,12 @@ def group_fields(boxes: np.ndarray, labels: list[int], lines=None) -> list[list[
     return [[labels[p] for i in f for p in groups[i]] for f in fields]
 
 
-def _bounds(items: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
-    """The box ``(x, y, w, h)`` around boxes."""
-    x0 = min(x for x, _, _, _ in items)
-    y0 = min(y for _, y, _, _ in items)
-    x1 = max(x + w for x, _, w, _ in items)
-    y1 = max(y + h for _, y, _, h in items)
+def box_around(boxes) -> tuple[int, int, int, int]:
+    """The box ``(x, y, w, h)`` around ``(x, y, w, h)`` boxes."""
+    x0 = min(x for x, _, _, _ in boxes)
+    y0 = min(y for _, y, _, _ in boxes)
+    x1 = max(x + w for x, _, w, _ in boxes)
+    y1 = max(y + h for _, y, _, h in boxes)
     return x0, y0, x1 - x0, y1 - y0
 
 
@@ -490,7 +490,7 @@ def _interleaved_joined(fields: list[list[int]], items, lines=None) -> list[list
     written at different heights, some joining a label's row; a digit broken in two pieces
     of like height -- and apart each would be read with the other's ink in its box. A
     joined field takes its first part's place in reading order."""
-    boxes = [_bounds([items[i] for i in f]) for f in fields]
+    boxes = [box_around([items[i] for i in f]) for f in fields]
     union = _Union(len(fields))
     for a, b in itertools.combinations(range(len(fields)), 2):
         (ax, ay, aw, ah), (bx, by, bw, bh) = boxes[a], boxes[b]
