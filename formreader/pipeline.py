@@ -220,7 +220,7 @@ def _segment_score(
     """Log-score of reading atoms ``start:end`` as one digit."""
     atoms = fld.atoms[start:end]
     width = max(a.x1 for a in atoms) - min(a.x0 for a in atoms)
-    height = max(a.y1 for a in atoms) - min(a.y0 for a in atoms)
+    height = _ink_height(atoms)
     score = math.log(max(probability, 1e-6)) + math.log(max(digitness, 1e-6)) - DIGIT_COST
     if height < 0.5 * fld.height:
         score -= FRAGMENT_PENALTY
@@ -267,6 +267,11 @@ def best_reading(fld: segment.Field, probs: dict[tuple[int, int], tuple[np.ndarr
             chosen.append((start, end))
         end = start
     return chosen[::-1]
+
+
+def _ink_height(atoms) -> int:
+    """Height (px) of the ink of ``atoms``, top of the highest to bottom of the lowest."""
+    return max(a.y1 for a in atoms) - min(a.y0 for a in atoms)
 
 
 def _span(box) -> tuple[int, int, int, int, int]:
@@ -839,7 +844,7 @@ def missed_digit_beside(fld: segment.Field, chosen: list[tuple[int, int]], probs
         if not (end == first or start == last) or float(p.max()) < BESIDE_PROBABILITY:
             continue
         atoms = fld.atoms[start:end]
-        height = max(a.y1 for a in atoms) - min(a.y0 for a in atoms)
+        height = _ink_height(atoms)
         gap = x0 - max(a.x1 for a in atoms) if end == first else min(a.x0 for a in atoms) - x1
         if height >= BESIDE_HEIGHT * fld.height and gap <= BESIDE_GAP * fld.height:
             return True
@@ -910,10 +915,7 @@ def surest_run(fld: segment.Field, chosen: list[tuple[int, int]], probs: dict) -
             runs.append([segment_])
     run = max(runs, key=lambda run: sum(probs[s][1] for s in run))
     used = {i for start, end in run for i in range(start, end)}
-    digits = [
-        max(a.y1 for a in atoms[start:end]) - min(a.y0 for a in atoms[start:end])
-        for start, end in run
-    ]
+    digits = [_ink_height(atoms[start:end]) for start, end in run]
     skipped = [a.y1 - a.y0 for i, a in enumerate(atoms) if i not in used]
     taller = np.median(digits) >= segment.RUN_OVER_LABEL * np.median(skipped)
     return run if taller else []
@@ -975,10 +977,7 @@ def in_print_line(fld: segment.Field, chosen: list[tuple[int, int]]) -> bool:
     :data:`PRINT_LINE_GAP` of their height from the last (letters and words of one line;
     handwriting stands apart from its label). Beside handwriting, print is smaller."""
     used = {i for start, end in chosen for i in range(start, end)}
-    digits = [
-        max(a.y1 for a in fld.atoms[start:end]) - min(a.y0 for a in fld.atoms[start:end])
-        for start, end in chosen
-    ]
+    digits = [_ink_height(fld.atoms[start:end]) for start, end in chosen]
     height = float(np.median(digits))
     tall, reach = PRINT_LINE_TALL * height, PRINT_LINE_GAP * height
     span = [fld.atoms[i] for i in used]
@@ -1049,7 +1048,7 @@ def _beside(atoms: list, edge: int, height: float, side: int) -> list:
             break
         run.append(atom)
         reached = max(reached, far)
-    if run and max(a.y1 for a in run) - min(a.y0 for a in run) >= tall:
+    if run and _ink_height(run) >= tall:
         return run
     return []
 
