@@ -522,14 +522,13 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     found, doubtful, digit_like = [], [], {}
     for order, (fld, probs) in enumerate(zip(fields, per_field, strict=True)):
         chosen = best_reading(fld, probs)
+        if chosen and not whole_strip and in_print_line(fld, chosen):
+            continue
         # How digit-like the digits read are, before any are left out as print.
         first_gate = [probs[s][1] for s in chosen]
         first_digitness = np.mean(first_gate) if first_gate else 0.0
         if first_digitness >= DROPPED_DIGITNESS:
             digit_like[order] = fld
-        if chosen and not whole_strip and in_print_line(fld, chosen):
-            digit_like.pop(order, None)
-            continue
         if chosen and skipped_ink(fld, chosen) > MAX_SKIPPED_INK:
             chosen = surest_run(fld, chosen, probs)
         digitness = field_digitness([probs[s][1] for s in chosen])
