@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import logging
 import math
@@ -593,13 +594,15 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
     tall_enough = MIN_RELATIVE_FIELD_HEIGHT * typical
     # A field the gate doubts a little stands only when it is as tall as the handwriting; one
     # it finds surely digit by digit may be smaller (digits written small in comb cells); one
-    # written with the sure fields' coloured pen stands too (print is black or another colour).
-    pen = written_with(image, [item[2].box for item in found if item[3]])
+    # written with the sure fields' coloured pen stands too (print is black or another colour;
+    # the pen is measured only when a field needs it).
+    sure_boxes = [item[2].box for item in found if item[3]]
+    pen = functools.cache(lambda: written_with(image, sure_boxes))
     found = [
         (i, f, r)
         for i, f, r, _, (low, high) in found
         if low <= f.height / typical <= high
-        or (PEN_MIN_HEIGHT <= f.height / typical <= high and same_pen(image, r.box, pen))
+        or (PEN_MIN_HEIGHT <= f.height / typical <= high and same_pen(image, r.box, pen()))
     ]
 
     def beside(shown) -> list[tuple[int, int, int, int]]:
@@ -628,7 +631,7 @@ def read_page(image: np.ndarray, readers: Readers) -> list[FieldReading]:
         and (
             not found
             or field_digitness(gate) >= MIN_FIELD_DIGITNESS
-            or same_pen(image, _field_box(f.atoms, f, page, image.shape), pen)
+            or same_pen(image, _field_box(f.atoms, f, page, image.shape), pen())
         )
     ]
     fields = [f for _, f, _ in found] + [f for _, f, _ in doubtful]
