@@ -12,6 +12,7 @@ from formreader.preprocess import (
     chroma,
     clean_page,
     darker_than_lines,
+    estimate_skew,
     find_boxes,
     find_lines,
     find_paper,
@@ -424,3 +425,23 @@ def test_ink_colour_is_the_share_of_the_papers_light_the_ink_lets_through():
     assert np.allclose(black, [0.2, 0.2, 0.2], atol=0.01) and chroma(black) < 0.01
     assert ink_colour(page[:, :, 0], (0, 5, 20, 30)) is None  # a gray page has no colours
     assert ink_colour(page, (20, 5, 20, 30)) is None  # no ink
+
+
+@pytest.mark.parametrize("angle", [-2.5, -0.7, 0.0, 1.3, 3.0])
+def test_estimate_skew_finds_the_angle_of_the_rules_not_of_a_strike_through(angle):
+    page = np.zeros((600, 800), np.uint8)
+    for y in (150, 300, 450):
+        cv2.line(page, (100, y), (700, y), 255, 2)  # three rules, 600 px long
+    cv2.line(page, (200, 200), (450, 230), 255, 3)  # a shorter stroke struck across at 7 degrees
+    for x in range(120, 680, 40):
+        cv2.putText(page, "7", (x, 280), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 255, 2)
+    turn = cv2.getRotationMatrix2D((400, 300), angle, 1.0)
+    turned = cv2.warpAffine(page, turn, (800, 600), flags=cv2.INTER_NEAREST)
+    # Image rows run downwards: a page turned counterclockwise by ``angle`` has rules at -angle.
+    assert estimate_skew(turned) == pytest.approx(-angle, abs=0.1)
+
+
+def test_estimate_skew_is_zero_without_rules():
+    page = np.zeros((300, 400), np.uint8)
+    cv2.putText(page, "12345", (20, 150), cv2.FONT_HERSHEY_SIMPLEX, 3, 255, 6)
+    assert estimate_skew(page) == 0.0
