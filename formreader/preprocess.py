@@ -725,15 +725,6 @@ def remove_lines(
     return cv2.subtract(binary, erase)
 
 
-def _on_sheet(photo: np.ndarray, homography: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The photographed sheet warped by ``homography`` to an upright rectangle of ``size``,
-    its edge and the shadow along it painted paper."""
-    flat = cv2.warpPerspective(photo, homography, size, flags=cv2.INTER_LINEAR, borderValue=255)
-    margin = max(2, round(PAPER_MARGIN * max(size)))
-    flat[:margin], flat[-margin:], flat[:, :margin], flat[:, -margin:] = 255, 255, 255, 255
-    return flat
-
-
 def clean_page(image: np.ndarray) -> CleanPage:
     """Run the clean-up stages on one page (gray or BGR uint8).
 
@@ -753,10 +744,11 @@ def clean_page(image: np.ndarray) -> CleanPage:
     flat = flatten_illumination(gray, light_ink=paper is None)
     outline = None
     corners = paper_corners(paper) if paper is not None else None
-    photo = flat
     if corners is not None:
         homography, size = rectify(corners)
-        flat = _on_sheet(photo, homography, size)
+        flat = cv2.warpPerspective(flat, homography, size, flags=cv2.INTER_LINEAR, borderValue=255)
+        margin = max(2, round(PAPER_MARGIN * max(size)))  # the sheet's edge and its shadow
+        flat[:margin], flat[-margin:], flat[:, :margin], flat[:, -margin:] = 255, 255, 255, 255
         to_original = to_original @ np.linalg.inv(homography)
     elif paper is not None:  # the table around the sheet holds no digits
         flat[paper == 0] = 255
@@ -767,12 +759,9 @@ def clean_page(image: np.ndarray) -> CleanPage:
     height, width = flat.shape
     if abs(angle) > 0.2:
         rotation = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
-        if corners is not None:  # one warp from the photo, not a second one of the sheet
-            flat = _on_sheet(photo, np.vstack([rotation, [0, 0, 1]]) @ homography, size)
-        else:
-            flat = cv2.warpAffine(
-                flat, rotation, (width, height), flags=cv2.INTER_LINEAR, borderValue=255
-            )
+        flat = cv2.warpAffine(
+            flat, rotation, (width, height), flags=cv2.INTER_LINEAR, borderValue=255
+        )
         threshold = ink_threshold(flat)
         binary = binarize(flat, threshold)
         to_original = to_original @ np.vstack([cv2.invertAffineTransform(rotation), [0, 0, 1]])
