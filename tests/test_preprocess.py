@@ -437,8 +437,9 @@ def test_estimate_skew_finds_the_angle_of_the_rules_not_of_a_strike_through(angl
         cv2.putText(page, "7", (x, 280), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 255, 2)
     turn = cv2.getRotationMatrix2D((400, 300), angle, 1.0)
     turned = cv2.warpAffine(page, turn, (800, 600), flags=cv2.INTER_NEAREST)
-    # Image rows run downwards: a page turned counterclockwise by ``angle`` has rules at -angle.
-    assert estimate_skew(turned) == pytest.approx(-angle, abs=0.1)
+    # Image rows run downwards: a page turned counterclockwise by ``angle`` has rules at -angle
+    # (to within the Hough transform's step of a quarter degree).
+    assert estimate_skew(turned) == pytest.approx(-angle, abs=0.2)
 
 
 def test_estimate_skew_is_zero_without_rules():
