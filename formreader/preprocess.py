@@ -509,13 +509,13 @@ def find_lines(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         widest = max(rule_run(across), MIN_RULE_RUN) + WALL_OVER_RULE
         straight = stats[touching, cv2.CC_STAT_WIDTH] <= widths + WALL_SLANT
         thin = (widths <= widest) & straight
-        upright[np.isin(labels, _walls(across, stats, touching[thin]))] = 255
+        upright[_labelled(labels, len(stats), _walls(across, stats, touching[thin]))] = 255
         carved = np.zeros_like(binary)
         for label in touching[~thin]:
             _carve_wall(labels, stats[label], label, widest, carved)
         _, labels, stats, _ = cv2.connectedComponentsWithStats(carved, connectivity=8)
         sides = _walls(across, stats, np.arange(1, len(stats)), sides_only=True)
-        upright[np.isin(labels, sides)] = 255
+        upright[_labelled(labels, len(stats), sides)] = 255
     # Long vertical lines (squared paper, table columns), broken or not, are walls too.
     min_length = max(3 * long_run, width // 3) // 2
     bridged = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, np.ones((RULE_GAP + 1, 1), np.uint8))
@@ -538,6 +538,14 @@ def find_lines(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         across = cv2.bitwise_or(across, cv2.bitwise_and(strikes, binary))
     box_across, box_upright = find_boxes(blobs, blob_stats, long_run)
     return cv2.bitwise_or(across, box_across), cv2.bitwise_or(upright, box_upright)
+
+
+def _labelled(labels: np.ndarray, count: int, chosen) -> np.ndarray:
+    """Mask of the pixels whose label (of ``count``) is one of ``chosen``, by a lookup table
+    (``np.isin`` sorted the whole page: about 30 ms per form page)."""
+    table = np.zeros(count, bool)
+    table[np.asarray(chosen, np.intp)] = True
+    return table[labels]
 
 
 def _carve_wall(labels: np.ndarray, box, label: int, widest: float, posts: np.ndarray) -> None:
