@@ -49,9 +49,9 @@ def main() -> int:
     truth = [p.fields[0].text for p in pages]
     reader = StringReader(args.model, threads=2)
     strips = normalize_strips(images)
-    right = np.array([a == b for (a, _), b in zip(reader.read(strips), truth, strict=True)])
+    right = np.array([r.text == t for r, t in zip(reader.read(strips), truth, strict=True)])
     once = np.array(
-        [a == b for (a, _), b in zip(reader.read(strips, vote=False), truth, strict=True)]
+        [r.text == t for r, t in zip(reader.read(strips, vote=False), truth, strict=True)]
     )
     lengths = np.array([len(t) for t in truth])
     print(f"exact strings: {right.mean():.3f} of {len(truth)}", end=" ")

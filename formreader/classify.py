@@ -12,6 +12,7 @@ import logging
 import os
 from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -181,9 +182,50 @@ def ctc_decode(steps: np.ndarray) -> tuple[str, np.ndarray]:
     return "".join(text), steps[surest, :BLANK].astype(np.float32).reshape(-1, BLANK)
 
 
+def log_likelihood(steps: np.ndarray, text: str) -> float:
+    """Log probability of ``text`` given per-step probabilities ``(views, steps, 11)``,
+    summed over all CTC alignments (the forward algorithm), the mean over the views.
+
+    Greedy decoding reads the likeliest step by step, which is not always the likeliest
+    text: a digit whose probability is split over two steps with a blank between them.
+    """
+    steps = np.asarray(steps, np.float64)
+    labels = np.full(2 * len(text) + 1, BLANK)
+    labels[1::2] = [int(d) for d in text]
+    # A digit's state may be reached from two states back unless that is the same digit.
+    skip = np.zeros(len(labels), bool)
+    skip[2:] = (labels[2:] != BLANK) & (labels[2:] != labels[:-2])
+    probabilities = np.maximum(steps[:, :, labels], 1e-12)  # (views, steps, states)
+    alpha = np.zeros((len(steps), len(labels)))
+    alpha[:, :2] = probabilities[:, 0, :2]
+    total = np.zeros(len(steps))
+    for t in range(1, steps.shape[1]):
+        previous = alpha
+        alpha = previous.copy()
+        alpha[:, 1:] += previous[:, :-1]
+        alpha[:, 2:] += np.where(skip[2:], previous[:, :-2], 0.0)
+        alpha *= probabilities[:, t]
+        scale = alpha.sum(axis=1, keepdims=True)  # rescaled each step: no underflow
+        alpha /= scale
+        total += np.log(scale[:, 0])
+    end = alpha[:, -2:].sum(axis=1) if text else alpha[:, -1]
+    return float(np.mean(total + np.log(end)))
+
+
 def confidences(text: str, probabilities: np.ndarray) -> list[float]:
     """Each digit's probability of being the digit read (rows of :func:`ctc_decode`)."""
     return [float(row[int(digit)]) for digit, row in zip(text, probabilities, strict=True)]
+
+
+class StringReading(NamedTuple):
+    """One strip as the string model read it: the digits, each digit's ten class
+    probabilities (:func:`ctc_decode`) and the per-step probabilities of every view it was
+    read in, ``(views, steps, 11)`` (:func:`log_likelihood` weighs other readings by them;
+    ``None``: not known)."""
+
+    text: str
+    probabilities: np.ndarray
+    steps: np.ndarray | None = None
 
 
 class StringReader:
@@ -206,19 +248,21 @@ class StringReader:
         if self._model.image_shape != (STRIP_HEIGHT, STRIP_WIDTH):
             raise ModelError(f"{path} does not take {STRIP_HEIGHT}x{STRIP_WIDTH} strips")
 
-    def read(self, strips: np.ndarray, vote: bool = True) -> list[tuple[str, np.ndarray]]:
-        """Digits and per-digit class probabilities (:func:`ctc_decode`) of each normalised
-        strip: the text most of its :func:`views` read (``vote``), or its one reading."""
+    def read(self, strips: np.ndarray, vote: bool = True) -> list[StringReading]:
+        """Each normalised strip's :class:`StringReading`: the text most of its :func:`views`
+        read (``vote``), or its one reading."""
         strips = np.asarray(strips, dtype=np.float32)
         if strips.ndim != 3 or strips.shape[1:] != (STRIP_HEIGHT, STRIP_WIDTH):
             raise ValueError(f"expected strips of shape (n, 32, 256), got {strips.shape}")
         if len(strips) == 0:
             return []
         if not vote:
-            return [ctc_decode(steps) for steps in self._model(strips)]
+            return [StringReading(*ctc_decode(steps), steps[None]) for steps in self._model(strips)]
         count = len(SHIFTS) + 1
-        readings = [ctc_decode(steps) for steps in self._model(views(strips))]
-        return [_vote(readings[i * count : (i + 1) * count]) for i in range(len(strips))]
+        steps = self._model(views(strips)).reshape(len(strips), count, -1, BLANK + 1)
+        return [
+            StringReading(*_vote([ctc_decode(view) for view in viewed]), viewed) for viewed in steps
+        ]
 
 
 def views(strips: np.ndarray) -> np.ndarray:

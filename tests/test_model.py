@@ -69,11 +69,12 @@ def test_a_model_reads_the_same_whatever_it_read_before(mnist_test):
     np.testing.assert_allclose(many[:3], fresh, atol=1e-5)
     rows = [np.hstack(images[i : i + 4]) for i in range(2 * CHUNK + 1)]  # 4 digits each
     strips = normalize_strips(rows, ink_is_dark=False)
-    for (text, sure), (alone, alone_sure) in zip(
+    for read, alone in zip(
         StringReader().read(strips)[:2], StringReader().read(strips[:2]), strict=True
     ):
-        assert text == alone and text  # something is read, the same both ways
-        np.testing.assert_allclose(sure, alone_sure, atol=1e-5)
+        assert read.text == alone.text and read.text  # something is read, the same both ways
+        np.testing.assert_allclose(read.probabilities, alone.probabilities, atol=1e-5)
+        np.testing.assert_allclose(read.steps, alone.steps, atol=1e-5)
 
 
 def test_read_and_scan_do_not_import_tensorflow_or_dask(tmp_path, mnist_test):

@@ -1,6 +1,7 @@
 """The string model's pieces: CTC decoding, how the two readers' readings are joined, which
 fields each reader keeps."""
 
+import itertools
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -14,9 +15,11 @@ from formreader.classify import (
     SHIFTS,
     DigitClassifier,
     StringReader,
+    StringReading,
     _vote,
     confidences,
     ctc_decode,
+    log_likelihood,
     views,
 )
 from formreader.pipeline import (
@@ -97,6 +100,49 @@ def read_as(text, sure):
     rows = np.zeros((len(text), 10))
     rows[np.arange(len(text)), [int(d) for d in text]] = sure
     return text, rows
+
+
+def test_log_likelihood_sums_over_every_alignment():
+    rng = np.random.default_rng(0)
+    steps = rng.random((2, 4, BLANK + 1))  # two views of four steps
+    steps /= steps.sum(axis=2, keepdims=True)
+
+    def spelled(path):  # a path of labels collapsed as CTC does
+        text = [label for k, label in enumerate(path) if k == 0 or label != path[k - 1]]
+        return "".join(str(label) for label in text if label != BLANK)
+
+    for text in ("", "3", "33", "37", "373"):
+        each_view = [
+            sum(
+                np.prod([view[t, label] for t, label in enumerate(path)])
+                for path in itertools.product(range(BLANK + 1), repeat=4)
+                if spelled(path) == text
+            )
+            for view in steps
+        ]
+        assert log_likelihood(steps, text) == pytest.approx(np.mean(np.log(each_view)))
+
+
+def test_the_digit_path_reading_stands_when_the_string_model_finds_it_likelier():
+    # The string model's 4 is split over two steps with a blank between: greedy decoding
+    # drops it, but "437" is likelier to the model than "37".
+    steps = np.full((1, 6, BLANK + 1), 0.001)
+    for t, (label, p) in enumerate(
+        [(4, 0.45), (BLANK, 0.9), (4, 0.45), (3, 0.95), (BLANK, 0.9), (7, 0.95)]
+    ):
+        steps[0, t, label] = p
+    steps[0, [0, 2], BLANK] = 0.55 - 0.01
+    steps /= steps.sum(axis=2, keepdims=True)
+    text, rows = ctc_decode(steps[0])
+    assert text == "37"
+    string = FieldReading(
+        text, confidences(text, rows), (0, 0, 30, 10), probabilities=rows, steps=steps
+    )
+    digits = FieldReading("437", [0.99, 0.99, 0.99], (0, 0, 30, 10))
+    joined = _join(digits, string)
+    assert joined.text == "437" and joined.other.text == "37" and joined.doubt
+    # Without the string model's steps the surer string reading wins, as before.
+    assert _join(digits, replace(string, steps=None)).text == "37"
 
 
 def test_the_vote_keeps_the_text_most_views_read_with_their_mean_probabilities():
@@ -299,7 +345,7 @@ class _HalfSure(StringReader):
     """Reads every field as "123" with 0.6 confidence per digit."""
 
     def read(self, strips):
-        return [read_as("123", [0.6, 0.6, 0.6]) for _ in strips]
+        return [StringReading(*read_as("123", [0.6, 0.6, 0.6])) for _ in strips]
 
 
 def test_a_doubtful_string_reading_is_kept_only_when_its_field_is_alone(mnist_test):
@@ -462,7 +508,7 @@ class _FixedStrings:
     """A string model that reads every strip as ``text``."""
 
     def __init__(self, text, confidences):
-        self.reading = read_as(text, confidences)
+        self.reading = StringReading(*read_as(text, confidences))
 
     def read(self, strips):
         assert strips.shape[0] == 1  # the whole strip, once

@@ -89,7 +89,7 @@ def test_train_string_model_writes_its_files_beside_the_digits(tmp_path, mnist_p
     assert card["data"]["train_strings"] == 270 and card["input"] == [32, 256]
     assert card["data"]["continental_share"] == 0.0
     readings = StringReader(out).read(np.zeros((2, 32, 256), np.float32))
-    assert len(readings) == 2 and all(text.isdigit() or text == "" for text, _ in readings)
+    assert len(readings) == 2 and all(r.text.isdigit() or r.text == "" for r in readings)
     # Continue training that model on more strings, with continental 1s and 7s, and on the
     # strips the pipeline cuts from a page of MNIST digits and one of "the user's" digits.
     hands = tmp_path / "hands"
