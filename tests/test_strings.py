@@ -131,7 +131,7 @@ def test_the_digit_path_reading_stands_when_the_string_model_finds_it_likelier()
         [(4, 0.45), (BLANK, 0.9), (4, 0.45), (3, 0.95), (BLANK, 0.9), (7, 0.95)]
     ):
         steps[0, t, label] = p
-    steps[0, [0, 2], BLANK] = 0.55 - 0.01
+    steps[0, [0, 2], BLANK] = 0.54  # the blank just beats the 4 at both of its steps
     steps /= steps.sum(axis=2, keepdims=True)
     text, rows = ctc_decode(steps[0])
     assert text == "37"
