@@ -809,10 +809,9 @@ def without_nested(readings: list[FieldReading]) -> list[FieldReading]:
     The larger field is flagged (:data:`NESTED_DOUBT`): it may be two numbers."""
 
     def inside(box, other) -> bool:
-        (x, y, w, h), (ox, oy, ow, oh) = box, other
-        across = min(x + w, ox + ow) - max(x, ox)
-        upright = min(y + h, oy + oh) - max(y, oy)
-        return ow * oh > w * h and max(0, across) * max(0, upright) >= NESTED * w * h
+        area = box[2] * box[3]
+        across, upright = segment.box_overlap(box, other)
+        return other[2] * other[3] > area and max(0, across) * max(0, upright) >= NESTED * area
 
     kept = []
     for reading in readings:

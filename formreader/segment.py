@@ -482,6 +482,13 @@ def box_around(boxes) -> tuple[int, int, int, int]:
     return x0, y0, x1 - x0, y1 - y0
 
 
+def box_overlap(a, b) -> tuple[int, int]:
+    """How far boxes ``a`` and ``b`` (``x, y, w, h``) overlap across and up and down (px;
+    negative: the gap between them)."""
+    (ax, ay, aw, ah), (bx, by, bw, bh) = a, b
+    return min(ax + aw, bx + bw) - max(ax, bx), min(ay + ah, by + bh) - max(ay, by)
+
+
 def _interleaved_joined(fields: list[list[int]], items, lines=None) -> list[list[int]]:
     """Join fields (lists of indices into ``items``) that reach into one another, across by
     :data:`INTERLEAVED` and up and down by :data:`INTERLEAVED_UPRIGHT` of the smaller one's
@@ -493,10 +500,8 @@ def _interleaved_joined(fields: list[list[int]], items, lines=None) -> list[list
     boxes = [box_around([items[i] for i in f]) for f in fields]
     union = _Union(len(fields))
     for a, b in itertools.combinations(range(len(fields)), 2):
-        (ax, ay, aw, ah), (bx, by, bw, bh) = boxes[a], boxes[b]
-        small, large = sorted((ah, bh))
-        across = min(ax + aw, bx + bw) - max(ax, bx)
-        upright = min(ay + ah, by + bh) - max(ay, by)
+        small, large = sorted((boxes[a][3], boxes[b][3]))
+        across, upright = box_overlap(boxes[a], boxes[b])
         if (
             large <= INTERLEAVED_HEIGHTS * small
             and across >= INTERLEAVED * small

@@ -5,6 +5,8 @@ import numpy as np
 
 from formreader.segment import (
     Atom,
+    box_around,
+    box_overlap,
     candidate_components,
     digit_height,
     field_crop,
@@ -345,3 +347,10 @@ def test_two_boxes_at_different_heights_above_a_long_rule_are_two_fields():
         [1, 2],
         [3, 4],
     ]
+
+
+def test_box_around_and_box_overlap_of_two_boxes():
+    a, b = (0, 0, 10, 4), (6, 2, 10, 10)
+    assert box_around([a, b]) == (0, 0, 16, 12)
+    assert box_overlap(a, b) == (4, 2) == box_overlap(b, a)
+    assert box_overlap(a, (13, 0, 2, 2)) == (-3, 2)  # 3 px apart across
