@@ -2,10 +2,12 @@
 digits drawn with generated mouse events (xdotool), the reading it shows, saving, training."""
 
 import os
+import queue
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -22,6 +24,9 @@ try:
     HAS_TK = True
 except ImportError:
     HAS_TK = False
+
+#: Seconds the test waits for a line from the window before it fails instead of hanging.
+LINE_TIMEOUT = 120
 
 needs_x = pytest.mark.skipif(
     not (HAS_TK and shutil.which("Xvfb") and shutil.which("xdotool")),
@@ -69,7 +74,15 @@ class Window:
             stdout=subprocess.PIPE,
             text=True,
         )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._listen, daemon=True).start()
         self.window = self.xdotool("search", "--sync", "--name", TITLE).split()[0]
+
+    def _listen(self) -> None:
+        """Queue each line the window prints; an empty line when it ends."""
+        for line in self.app.stdout:
+            self.lines.put(line.strip())
+        self.lines.put("")
 
     def xdotool(self, *args) -> str:
         out = subprocess.run(
@@ -77,13 +90,18 @@ class Window:
         )
         return out.stdout
 
-    def draw(self, digit: np.ndarray, scale: float = CANVAS_SIZE / 28, left: int = 0) -> None:
+    def draw(self, digit: np.ndarray, scale: float = CANVAS_SIZE / 28, left: int = 0) -> str:
+        """Draw the digit stroke by stroke; the reading the window printed after the last one."""
         for path in strokes(digit, scale, left):
             (x, y), rest = path[0], path[1:]
             moves = [f"mousemove --window {self.window} {x} {y}", "mousedown 1"]
             # A pause after each move: Tk merges motion events that queue up.
             moves += [f"mousemove --window {self.window} {px} {py} sleep 0.01" for px, py in rest]
             self.xdotool(*" ".join([*moves, "mouseup 1"]).split())
+            # The window reads the drawing at each pen-up; the next stroke waits for it, or
+            # its motion events queue up behind the models and Tk merges them into a straight line.
+            reading = self.read_until("prediction:")[-1].split()[1]
+        return reading
 
     def key(self, name: str) -> None:
         self.xdotool("key", "--window", self.window, name)
@@ -92,9 +110,12 @@ class Window:
         """Lines printed by the window up to the first starting with ``prefix``."""
         lines = []
         while True:
-            line = self.app.stdout.readline()
+            try:
+                line = self.lines.get(timeout=LINE_TIMEOUT)
+            except queue.Empty:
+                raise AssertionError(f"no {prefix!r} in {LINE_TIMEOUT} s: {lines}") from None
             assert line, f"the window ended before printing {prefix!r}: {lines}"
-            lines.append(line.strip())
+            lines.append(line)
             if line.startswith(prefix):
                 return lines
 
@@ -114,20 +135,19 @@ def test_draw_reads_mnist_digits_drawn_with_the_mouse_saves_them_and_trains(mnis
     try:
         for index in picks:
             window.key("c")
-            window.draw(images[index])
+            assert window.draw(images[index]) == str(labels[index])
             window.key(str(labels[index]))  # confirm the label
             window.key("s")
-            lines = window.read_until("saved:")
-            shown = [line.split()[1] for line in lines if line.startswith("prediction:")]
-            assert shown and shown[-1] == str(labels[index]), lines
+            saved = window.read_until("saved:")
+            assert len(saved) == 1 and saved[0].split()[1] == str(labels[index]), saved
         window.key("c")  # a two-digit number, read in string mode by the scan segmenter
         window.key("t")
-        for k, index in enumerate(picks[:1] + picks[3:4]):
-            window.draw(images[index], scale=5, left=10 + 130 * k)
+        shown = [
+            window.draw(images[i], scale=5, left=10 + 130 * k) for k, i in enumerate(picks[:4:3])
+        ]
+        assert shown[-1] == "72", shown
         window.key("s")  # no single digit, no label typed: not saved, says why
-        lines = window.read_until("not saved:")
-        shown = [line.split()[1] for line in lines if line.startswith("prediction:")]
-        assert shown[-1] == "72", lines
+        assert window.read_until("not saved:") == ["not saved: type the digit (0-9) first"]
     finally:
         window.close()
     saved = sorted(p.relative_to(save_dir).parts[0] for p in save_dir.glob("*/*.png"))
