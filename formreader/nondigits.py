@@ -43,12 +43,12 @@ KINDS = ("printed", "printed", "printed", "rule", "speck", "slice", "pair")
 
 
 @lru_cache(maxsize=1)
-def font_files(names: tuple[str, ...] = FONT_NAMES) -> tuple[Path, ...]:
-    """Those of the TrueType fonts ``names`` that matplotlib ships (real print faces)."""
+def font_files() -> tuple[Path, ...]:
+    """TrueType fonts shipped with matplotlib (real print faces: sans, serif, mono)."""
     import matplotlib
 
     folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-    return tuple(folder / name for name in names if (folder / name).is_file())
+    return tuple(folder / name for name in FONT_NAMES if (folder / name).is_file())
 
 
 @lru_cache(maxsize=256)

@@ -54,7 +54,7 @@ CONTINENTAL_SHARE = 0.4
 #: Neighbouring digits overlap by at most this share of the narrower one's width.
 MAX_OVERLAP = 0.5
 #: Raised whenever the same seed starts drawing other pages or strings (caches compare it).
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 3
 
 _TITLES = (
     "Application Form",
@@ -1151,113 +1151,6 @@ def make_dotted(pool: DigitPool, rng: np.random.Generator) -> Page:
     image = np.clip(image + rng.normal(0, 6, image.shape), 0, 255).astype(np.uint8)
     box = _box_of(_ink_points(ink, 0, 0), np.eye(3), image.shape)
     return Page("strip", image, [Field(text, box)])
-
-
-#: Print faces (matplotlib's own files) of :func:`make_printed`: sans, serif, mono, bold,
-#: slanted. The captcha benchmark's Droid Sans Mono is not among them.
-PRINTED_FONTS = (
-    "DejaVuSans.ttf",
-    "DejaVuSans-Bold.ttf",
-    "DejaVuSans-Oblique.ttf",
-    "DejaVuSans-BoldOblique.ttf",
-    "DejaVuSerif.ttf",
-    "DejaVuSerif-Bold.ttf",
-    "DejaVuSerif-Italic.ttf",
-    "DejaVuSansMono.ttf",
-    "DejaVuSansMono-Bold.ttf",
-    "DejaVuSansMono-Oblique.ttf",
-    "STIXGeneral.ttf",
-    "STIXGeneralBol.ttf",
-    "STIXGeneralItalic.ttf",
-    "cmr10.ttf",
-    "cmss10.ttf",
-    "cmtt10.ttf",
-)
-
-
-def _printed_glyph(char: str, font: Path, size: int, rng) -> np.ndarray:
-    """One printed digit as ink (float32 0..1): turned, sheared, stretched, thinned or
-    thickened."""
-    ink = np.pad(render_text(char, font, size), size)
-    h, w = ink.shape
-    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-30, 30), 1.0)
-    stretch = np.array(
-        [[rng.uniform(0.7, 1.3), rng.uniform(-0.3, 0.3)], [0, rng.uniform(0.85, 1.15)]]
-    )
-    matrix[:, :2] = stretch @ matrix[:, :2]
-    matrix[:, 2] = np.array([w / 2, h / 2]) - matrix[:, :2] @ np.array([w / 2, h / 2])
-    ink = cv2.warpAffine(ink, matrix, (w, h), flags=cv2.INTER_LINEAR)
-    pen = int(rng.integers(-1, 3)) if size > 30 else 0
-    if pen:
-        kernel = np.ones((abs(pen) + 1, abs(pen) + 1), np.uint8)
-        ink = (cv2.dilate if pen > 0 else cv2.erode)(ink, kernel)
-    rows, cols = np.flatnonzero(ink.max(axis=1) > 0.3), np.flatnonzero(ink.max(axis=0) > 0.3)
-    if rows.size == 0:
-        return ink
-    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-
-
-def _wave(image: np.ndarray, rng) -> np.ndarray:
-    """Bend an image along a gentle sine wave, up and down and along it."""
-    h, w = image.shape[:2]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    period, phase = rng.uniform(0.5, 2.0) * w, rng.uniform(0, 2 * math.pi)
-    dy = rng.uniform(0.03, 0.12) * h * np.sin(2 * math.pi * xs / period + phase)
-    dx = rng.uniform(0, 0.06) * h * np.sin(2 * math.pi * ys / h + phase)
-    return cv2.remap(image, xs + dx, ys + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def make_printed(rng: np.random.Generator) -> Page:
-    """A printed numeric captcha: 3-8 digits in a print face (:data:`PRINTED_FONTS`), each
-    turned, sheared and coloured on its own, squeezed together or spaced out, on plain,
-    textured or coloured paper, crossed by noise curves, lines and dots, bent, blurred.
-
-    Unlike the captcha benchmark's library in its faces, its warps and its noise; the string
-    model learns from these that print is digits too.
-    """
-    text = _random_text(rng, 3, 8)
-    fonts = font_files(PRINTED_FONTS)
-    font = fonts[int(rng.integers(len(fonts)))]
-    size = int(rng.integers(24, 64))
-    glyphs = [_printed_glyph(c, font, size, rng) for c in text]
-    height = max(g.shape[0] for g in glyphs)
-    margin = int(rng.integers(4, 24))
-    width = sum(g.shape[1] for g in glyphs) + 2 * margin + len(glyphs) * size // 2
-    shape = (height + 2 * margin + size // 4, width)
-    dark = rng.random() < 0.15
-    background = _background(rng, shape, dark, colour=rng.random() < 0.8)
-    one_colour = rng.random() < 0.5
-    colour = _ink_colour(rng, not dark, colour=True)
-    layers, boxes, x = [], [], margin
-    tight = rng.uniform(0.65, 1.1)
-    for glyph in glyphs:
-        gh, gw = glyph.shape
-        y = margin + int(rng.uniform(0, min(size * 0.3, max(0, shape[0] - 2 * margin - gh))))
-        alpha = np.zeros(shape, np.float32)
-        alpha[y : y + gh, x : x + gw] = glyph[: shape[0] - y, : shape[1] - x]
-        layers.append((alpha, colour if one_colour else _ink_colour(rng, not dark, True)))
-        boxes.append((x, y, gw, gh))
-        x += max(2, int(gw * tight * rng.uniform(0.85, 1.15)))
-    right = max(b[0] + b[2] for b in boxes) + margin
-    band = (margin, margin, right - margin, shape[0] - margin)
-    for _ in range(int(rng.choice(4, p=[0.3, 0.4, 0.2, 0.1]))):  # noise curves and lines
-        stroke = _strike(rng, shape, band, int(rng.integers(1, size // 16 + 3)))
-        layers.append((stroke, colour if rng.random() < 0.6 else _ink_colour(rng, not dark, True)))
-    if rng.random() < 0.5:  # dots
-        dots = np.zeros(shape, np.uint8)
-        for _ in range(int(rng.integers(20, 300))):
-            centre = (int(rng.integers(0, shape[1])), int(rng.integers(0, shape[0])))
-            cv2.circle(dots, centre, int(rng.integers(1, 2 + size // 40)), 255, -1)
-        layers.append((dots.astype(np.float32) / 255, _ink_colour(rng, not dark, True)))
-    image = _compose_ink(background, layers, rng)[:, :right]
-    if rng.random() < 0.5:
-        image = _wave(image, rng)
-    light = _upscaled(_ramp(rng, (8, 8), rng.uniform(0.8, 1.0)), image.shape[:2])
-    image = _develop(image, light, True, rng, blur=rng.uniform(0.3, 1.2), noise=12, quality=95)
-    x0 = min(b[0] for b in boxes)
-    y0 = min(b[1] for b in boxes)
-    y1 = max(b[1] + b[3] for b in boxes)
-    return Page("strip", image, [Field(text, (x0, y0, right - margin - x0, y1 - y0))])
 
 
 def _frame(rng, shape, band, boxes, width: int) -> np.ndarray:

@@ -4,8 +4,7 @@ The model reads a field or strip without cutting it into digits. It is trained o
 strings of MNIST *training* digits (:func:`formreader.synth.make_string`: 1-10 digits, touching
 and overlapping, slanted, thick and thin pens, rules, boxes, comb cells, strike-throughs,
 specks, textured and coloured paper, both polarities; every :data:`AMOUNT_EVERY`-th a cheque
-amount, :func:`formreader.synth.make_amount`, and every :data:`PRINTED_EVERY`-th a printed
-numeric captcha, :func:`formreader.synth.make_printed`), each put through
+amount, :func:`formreader.synth.make_amount`), each put through
 :func:`formreader.normalize.normalize_strip`, the function inference uses.
 """
 
@@ -54,9 +53,6 @@ STRING_KERAS_NAME = "strings.keras"
 #: Every this many synthetic strings one is a cheque amount (:func:`formreader.synth.make_amount`):
 #: separators, closing dashes and currency labels the model must not read as digits.
 AMOUNT_EVERY = 8
-#: Every this many synthetic strings one is printed (:func:`formreader.synth.make_printed`:
-#: numeric captchas in print faces), the one half-way between two amounts.
-PRINTED_EVERY = 8
 #: Generated pages whose fields the pipeline cut are read as these kinds, in turn.
 PAGE_KINDS = ("form", "photo", "amount")
 #: A strip the pipeline cut is labelled with the true field whose box it overlaps this much
@@ -76,13 +72,8 @@ def _make_chunk(args) -> tuple[np.ndarray, np.ndarray]:
     x = np.zeros((count, STRIP_HEIGHT, STRIP_WIDTH), np.uint8)
     y = np.full((count, MAX_DIGITS), -1, np.int32)
     for i in range(count):
-        rng = np.random.default_rng([seed, start + i])
-        if (start + i) % PRINTED_EVERY == PRINTED_EVERY // 2:
-            page = synth.make_printed(rng)
-        elif (start + i) % AMOUNT_EVERY == 0:
-            page = synth.make_amount(pool, rng)
-        else:
-            page = synth.make_string(pool, rng)
+        make = synth.make_amount if (start + i) % AMOUNT_EVERY == 0 else synth.make_string
+        page = make(pool, np.random.default_rng([seed, start + i]))
         text = page.fields[0].text
         x[i] = np.round(normalize_strip(page.image) * 255)
         y[i, : len(text)] = [int(c) for c in text]
