@@ -74,15 +74,15 @@ class Window:
             stdout=subprocess.PIPE,
             text=True,
         )
-        self.lines: queue.Queue[str] = queue.Queue()
+        self.lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._listen, daemon=True).start()
         self.window = self.xdotool("search", "--sync", "--name", TITLE).split()[0]
 
     def _listen(self) -> None:
-        """Queue each line the window prints; an empty line when it ends."""
+        """Queue each line the window prints; None when it ends."""
         for line in self.app.stdout:
             self.lines.put(line.strip())
-        self.lines.put("")
+        self.lines.put(None)
 
     def xdotool(self, *args) -> str:
         out = subprocess.run(
@@ -114,7 +114,7 @@ class Window:
                 line = self.lines.get(timeout=LINE_TIMEOUT)
             except queue.Empty:
                 raise AssertionError(f"no {prefix!r} in {LINE_TIMEOUT} s: {lines}") from None
-            assert line, f"the window ended before printing {prefix!r}: {lines}"
+            assert line is not None, f"the window ended before printing {prefix!r}: {lines}"
             lines.append(line)
             if line.startswith(prefix):
                 return lines
