@@ -8,6 +8,8 @@ through the same normalisation and models as ``scan``. Each reading is also prin
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from pathlib import Path
 
@@ -25,19 +27,30 @@ PEN_WIDTH = 18
 #: Width of the probability bars at 100 %.
 BAR_WIDTH = 160
 TOP = 3
+#: How often the window looks for a finished reading, in milliseconds.
+POLL_MS = 15
 
 
 class DrawWindow:
-    """The window: canvas, the reading, top-3 bars, string mode, clear and save."""
+    """The window: canvas, the reading, top-3 bars, string mode, clear and save.
+
+    The models read in a worker thread, one drawing at a time, so the pen keeps drawing while
+    they work: every change of the drawing bumps ``version``; a reading is shown only if the
+    drawing has not changed since, and the newest drawing is read next.
+    """
 
     def __init__(self, root, readers: Readers, save_dir: Path | None, echo=print):
         import tkinter as tk
 
-        self.readers, self.save_dir, self.echo = readers, save_dir, echo
+        self.root, self.readers, self.save_dir, self.echo = root, readers, save_dir, echo
         self.paper = np.full((CANVAS_SIZE, CANVAS_SIZE), 255, np.uint8)
         self.last: tuple[int, int] | None = None
         self.text = ""
         self.label: str | None = None
+        self.version = self.shown = 0
+        self.worker: threading.Thread | None = None
+        self.results: queue.Queue = queue.Queue()
+        self.save_when_read = False
         root.title(TITLE)
         self.canvas = tk.Canvas(
             root, width=CANVAS_SIZE, height=CANVAS_SIZE, bg="white", highlightthickness=0
@@ -93,18 +106,57 @@ class DrawWindow:
 
     # ---- reading ---------------------------------------------------------------------------
     def predict(self) -> None:
-        """Read the drawing (one digit, or a string with the scan segmenter); show and print it."""
-        self.bars.delete("all")
+        """Read the drawing as it is now (in the background) and show the reading when done."""
+        self.version += 1
+        self._start_reading()
+
+    def _start_reading(self) -> None:
+        if self.worker is not None or self.shown == self.version:
+            return
+        paper, string_mode, version = self.paper.copy(), self.string_mode.get(), self.version
+
+        def work() -> None:
+            try:
+                self.results.put((version, self._read(paper, string_mode)))
+            except Exception as exc:  # shown on the main loop, which reports it
+                self.results.put((version, exc))
+
+        self.worker = threading.Thread(target=work, daemon=True)
+        self.worker.start()
+        self.root.after(POLL_MS, self._take_reading)
+
+    def _read(self, paper: np.ndarray, string_mode: bool) -> list[tuple[str, float]] | None:
+        """The top readings of one drawing, best first; None when it is blank."""
         try:
-            if self.string_mode.get():
-                reading = read_image(self.paper, self.readers)
-                ranked = [(reading.text, reading.confidence)]
-            else:
-                digit = normalize_digit(self.paper, ink_is_dark=True)
-                probabilities = self.readers.classifier.predict(digit[None])[0]
-                order = np.argsort(probabilities)[::-1][:TOP]
-                ranked = [(str(d), float(probabilities[d])) for d in order]
+            if string_mode:
+                reading = read_image(paper, self.readers)
+                return [(reading.text, reading.confidence)]
+            digit = normalize_digit(paper, ink_is_dark=True)
         except BlankImageError:
+            return None
+        probabilities = self.readers.classifier.predict(digit[None])[0]
+        return [(str(d), float(probabilities[d])) for d in np.argsort(probabilities)[::-1][:TOP]]
+
+    def _take_reading(self) -> None:
+        """Show the worker's reading if the drawing is unchanged; then read the newest one."""
+        try:
+            version, ranked = self.results.get_nowait()
+        except queue.Empty:
+            self.root.after(POLL_MS, self._take_reading)
+            return
+        self.worker = None
+        if isinstance(ranked, Exception):
+            raise ranked
+        if version == self.version:
+            self.shown = version
+            self._show(ranked)
+            if self.save_when_read:
+                self.save()
+        self._start_reading()
+
+    def _show(self, ranked: list[tuple[str, float]] | None) -> None:
+        self.bars.delete("all")
+        if ranked is None:
             self.text = ""
             self.reading.configure(text="draw a digit")
             return
@@ -125,6 +177,9 @@ class DrawWindow:
 
     # ---- clear, label, save ----------------------------------------------------------------
     def clear(self) -> None:
+        self.version += 1
+        self.shown = self.version  # nothing to read; a reading in flight is dropped
+        self.save_when_read = False
         self.canvas.delete("all")
         self.bars.delete("all")
         self.paper[:] = 255
@@ -138,7 +193,13 @@ class DrawWindow:
         self.status.configure(text=f"label {digit}: press s to save")
 
     def save(self) -> Path | None:
-        """Write the drawing as PNG into ``save_dir/<label>/`` (label: confirmed or read)."""
+        """Write the drawing as PNG into ``save_dir/<label>/`` (label: confirmed or read).
+
+        Without a confirmed label, a reading still in flight is waited for.
+        """
+        self.save_when_read = self.label is None and self.shown != self.version
+        if self.save_when_read:
+            return None
         label = self.label or (self.text if len(self.text) == 1 else None)
         if self.save_dir is None or label is None:
             why = "start with --save-dir" if self.save_dir is None else "type the digit (0-9) first"

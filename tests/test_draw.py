@@ -90,17 +90,20 @@ class Window:
         )
         return out.stdout
 
-    def draw(self, digit: np.ndarray, scale: float = CANVAS_SIZE / 28, left: int = 0) -> str:
-        """Draw the digit stroke by stroke; the reading the window printed after the last one."""
+    def draw(
+        self, digit: np.ndarray, scale: float = CANVAS_SIZE / 28, left: int = 0, wait: bool = True
+    ) -> str | None:
+        """Draw the digit stroke by stroke; with ``wait``, wait for the window's reading after
+        each stroke (as a person looks before the next) and return the last."""
+        reading = None
         for path in strokes(digit, scale, left):
             (x, y), rest = path[0], path[1:]
             moves = [f"mousemove --window {self.window} {x} {y}", "mousedown 1"]
             # A pause after each move: Tk merges motion events that queue up.
             moves += [f"mousemove --window {self.window} {px} {py} sleep 0.01" for px, py in rest]
             self.xdotool(*" ".join([*moves, "mouseup 1"]).split())
-            # The window reads the drawing at each pen-up; the next stroke waits for it, or
-            # its motion events queue up behind the models and Tk merges them into a straight line.
-            reading = self.read_until("prediction:")[-1].split()[1]
+            if wait:
+                reading = self.read_until("prediction:")[-1].split()[1]
         return reading
 
     def key(self, name: str) -> None:
@@ -142,12 +145,16 @@ def test_draw_reads_mnist_digits_drawn_with_the_mouse_saves_them_and_trains(mnis
             assert len(saved) == 1 and saved[0].split()[1] == str(labels[index]), saved
         window.key("c")  # a two-digit number, read in string mode by the scan segmenter
         window.key("t")
-        shown = [
-            window.draw(images[i], scale=5, left=10 + 130 * k) for k, i in enumerate(picks[:4:3])
-        ]
-        assert shown[-1] == "72", shown
-        window.key("s")  # no single digit, no label typed: not saved, says why
-        assert window.read_until("not saved:") == ["not saved: type the digit (0-9) first"]
+        # Drawn without waiting: the pen goes on while the models read (in a worker thread);
+        # readings of drawings that have changed since are dropped. Key s without a label
+        # waits for the reading of the whole drawing, then says why it did not save.
+        for k, i in enumerate(picks[:4:3]):
+            window.draw(images[i], scale=5, left=10 + 130 * k, wait=False)
+        window.key("s")
+        lines = window.read_until("not saved:")
+        assert lines[-1] == "not saved: type the digit (0-9) first", lines
+        shown = [line.split()[1] for line in lines if line.startswith("prediction:")]
+        assert shown and shown[-1] == "72", lines
     finally:
         window.close()
     saved = sorted(p.relative_to(save_dir).parts[0] for p in save_dir.glob("*/*.png"))
